@@ -1,0 +1,12 @@
+"""Acos: Elementwise arccosine; inputs outside [-1, 1] give NaN."""
+
+import numpy as np
+
+from engine.ops._elementwise import float_compute
+from engine.ops.registry import register
+
+
+@register("Acos", since=7)
+@float_compute
+def acos(x):
+    return np.arccos(x)

@@ -1,0 +1,17 @@
+"""GatherElements: ``out[i][j][k] = data[i][indices[i][j][k]][k]`` along ``axis`` (negative indices wrap)."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from engine.ops._tensor import normalize_axis, wrap_indices
+from engine.ops.registry import register
+
+
+@register("GatherElements", since=11)
+def gather_elements(data: np.ndarray, indices: np.ndarray, *, axis: int = 0) -> tuple[np.ndarray]:
+    axis = normalize_axis(axis, data.ndim)
+    if indices.ndim != data.ndim:
+        raise ValueError("GatherElements: data and indices must have the same rank")
+    idx = wrap_indices(indices, data.shape[axis])
+    return (np.take_along_axis(data, idx, axis=axis),)

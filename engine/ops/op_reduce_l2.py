@@ -1,0 +1,22 @@
+"""ReduceL2: the Euclidean norm over ``axes`` (an input from opset 18), input dtype kept."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from engine.ops._reduce import reduce
+from engine.ops.registry import register
+
+
+@register("ReduceL2", since=1)
+def reduce_l2_attr(
+    data: np.ndarray, *, axes: list[int] | None = None, keepdims: int = 1
+) -> tuple[np.ndarray]:
+    return reduce("l2", data, axes, keepdims)
+
+
+@register("ReduceL2", since=18)
+def reduce_l2(
+    data: np.ndarray, axes: np.ndarray | None = None, *, keepdims: int = 1, noop_with_empty_axes: int = 0
+) -> tuple[np.ndarray]:
+    return reduce("l2", data, axes, keepdims, noop_with_empty_axes)

@@ -1,0 +1,23 @@
+"""ReduceMin: the minimum over ``axes`` (an input from opset 18), input dtype kept;
+empty reduction: +inf (integer maximum)."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from engine.ops._reduce import reduce
+from engine.ops.registry import register
+
+
+@register("ReduceMin", since=1)
+def reduce_min_attr(
+    data: np.ndarray, *, axes: list[int] | None = None, keepdims: int = 1
+) -> tuple[np.ndarray]:
+    return reduce("min", data, axes, keepdims)
+
+
+@register("ReduceMin", since=18)
+def reduce_min(
+    data: np.ndarray, axes: np.ndarray | None = None, *, keepdims: int = 1, noop_with_empty_axes: int = 0
+) -> tuple[np.ndarray]:
+    return reduce("min", data, axes, keepdims, noop_with_empty_axes)

@@ -1,0 +1,306 @@
+"""``InferenceSession``: onnxruntime's API over RONN's engine.
+
+    >>> import numpy as np
+    >>> from engine.session import InferenceSession
+    >>> sess = InferenceSession("model.onnx")                      # doctest: +SKIP
+    >>> (y,) = sess.run(None, {"x": np.ones((1, 4), np.float32)})  # doctest: +SKIP
+
+The session loads and checks the model once, compiles it into a flat plan (see :mod:`engine.plan`), and
+``run`` only validates the feeds and walks the plan. ``run`` is safe to call from several threads at once.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import onnx
+from onnx import helper
+
+from engine import ir
+from engine.errors import InvalidInputError, ProviderError
+from engine.loader import ModelSource, load_model
+from engine.options import SessionOptions
+from engine.plan import Plan
+
+KNOWN_PROVIDERS = ("CPUExecutionProvider", "BitNetExecutionProvider", "CUDAExecutionProvider")
+
+
+def get_available_providers() -> list[str]:
+    """Execution providers that can run on this machine, in preference order."""
+    return ["CPUExecutionProvider"]
+
+
+def type_string(dtype: np.dtype | None) -> str:
+    """onnxruntime's type name for a numpy dtype, e.g. ``tensor(float)``."""
+    if dtype is None:
+        return "unknown"
+    try:
+        elem = helper.np_dtype_to_tensor_dtype(np.dtype(dtype))
+    except (KeyError, TypeError, ValueError):
+        return f"tensor({np.dtype(dtype).name})"
+    return f"tensor({onnx.TensorProto.DataType.Name(elem).lower()})"
+
+
+@dataclass(frozen=True)
+class NodeArg:
+    """A graph input or output as onnxruntime describes it: name, shape (ints, names or None), type string."""
+
+    name: str
+    shape: list[int | str | None] | None
+    type: str
+
+    @classmethod
+    def from_value(cls, value: ir.Value) -> NodeArg:
+        shape = None if value.shape is None else list(value.shape)
+        return cls(value.name, shape, type_string(value.dtype))
+
+
+@dataclass(frozen=True)
+class ModelMetadata:
+    producer_name: str
+    graph_name: str
+    domain: str
+    description: str
+    version: int
+    custom_metadata_map: dict[str, str]
+
+
+def _resolve_providers(providers: Sequence[Any] | None) -> list[str]:
+    if providers is None:
+        return ["CPUExecutionProvider"]
+    names = []
+    for entry in providers:
+        name = entry[0] if isinstance(entry, tuple | list) else entry
+        if not isinstance(name, str) or name not in KNOWN_PROVIDERS:
+            raise ProviderError(
+                f"unknown execution provider {name!r}; known providers: {', '.join(KNOWN_PROVIDERS)}"
+            )
+        names.append(name)
+    available = [n for n in names if n in get_available_providers()]
+    if not available:
+        raise ProviderError(
+            f"none of the requested providers {names} can run on this machine "
+            f"(available: {get_available_providers()}); list 'CPUExecutionProvider' as a fallback"
+        )
+    if "CPUExecutionProvider" not in available:
+        available.append("CPUExecutionProvider")  # nodes no other provider takes fall back to CPU
+    return available
+
+
+class InferenceSession:
+    """Run an ONNX model. Same constructor and methods as ``onnxruntime.InferenceSession``.
+
+    Args:
+        path_or_bytes: a path to an ``.onnx`` file, its bytes, or an ``onnx.ModelProto``.
+        sess_options: a :class:`SessionOptions`.
+        providers: execution provider names in preference order (default: CPU).
+
+    Raises:
+        ModelError: the model cannot be loaded (see :func:`engine.loader.load_model`).
+        UnsupportedOperatorError: an operator has no kernel (names op, domain, opset and node).
+        ProviderError: no requested provider can run here.
+    """
+
+    def __init__(
+        self,
+        path_or_bytes: ModelSource | ir.Graph,
+        sess_options: SessionOptions | None = None,
+        providers: Sequence[Any] | None = None,
+        provider_options: Sequence[dict[str, Any]] | None = None,
+        *,
+        check_model: bool = True,
+    ) -> None:
+        self._options = sess_options if sess_options is not None else SessionOptions()
+        if not isinstance(self._options, SessionOptions):
+            raise TypeError(f"sess_options must be a SessionOptions, got {type(self._options).__name__}")
+        self._providers = _resolve_providers(providers)
+        if isinstance(path_or_bytes, ir.Graph):
+            self._graph = path_or_bytes
+        else:
+            self._graph = load_model(path_or_bytes, check=check_model)
+        self._plan = Plan(self._graph)
+        self._template = self._plan.template
+        for array in self._graph.initializers.values():
+            array.flags.writeable = False  # kernels must never write into weights
+        self._inputs = [NodeArg.from_value(v) for v in self._graph.inputs]
+        self._outputs = [NodeArg.from_value(v) for v in self._graph.outputs]
+        self._input_values = {v.name: v for v in self._graph.inputs}
+        self._output_index = {name: i for i, name in enumerate(self._graph.output_names)}
+        self._weights_lock = threading.Lock()
+
+    # --- introspection (onnxruntime's names) ---------------------------------------------------------------
+
+    @property
+    def graph(self) -> ir.Graph:
+        """The graph this session runs (after optimization)."""
+        return self._graph
+
+    def get_inputs(self) -> list[NodeArg]:
+        return list(self._inputs)
+
+    def get_outputs(self) -> list[NodeArg]:
+        return list(self._outputs)
+
+    def get_overridable_initializers(self) -> list[NodeArg]:
+        return []
+
+    def get_providers(self) -> list[str]:
+        return list(self._providers)
+
+    def get_provider_options(self) -> dict[str, dict[str, str]]:
+        return {name: {} for name in self._providers}
+
+    def get_session_options(self) -> SessionOptions:
+        return self._options
+
+    def get_modelmeta(self) -> ModelMetadata:
+        meta = self._graph.metadata
+        return ModelMetadata(
+            producer_name=meta.get("producer_name", ""),
+            graph_name=self._graph.name,
+            domain=meta.get("domain", ""),
+            description=meta.get("doc_string", ""),
+            version=meta.get("model_version", 0),
+            custom_metadata_map=dict(meta.get("custom_metadata_map", {})),
+        )
+
+    # --- running -------------------------------------------------------------------------------------------
+
+    def run(
+        self,
+        output_names: Sequence[str] | None,
+        input_feed: Mapping[str, Any],
+        run_options: Any = None,
+    ) -> list[np.ndarray]:
+        """Run the model on ``input_feed`` ({input name: array}) and return the requested outputs.
+
+        Raises:
+            InvalidInputError: an unknown or missing input name, a wrong dtype or rank, a dimension that
+                contradicts the model's static shape, or an unknown output name.
+            ExecutionError: a kernel failed (the message names the node).
+        """
+        feeds = self._validate_feeds(input_feed)
+        if output_names is None:
+            slots = None
+        else:
+            slots = [self._output_slot(name) for name in output_names]
+        outputs = self._plan.execute(feeds, template=self._template, output_slots=slots)
+        return [self._own(out) for out in outputs]
+
+    async def run_async(
+        self, output_names: Sequence[str] | None, input_feed: Mapping[str, Any]
+    ) -> list[np.ndarray]:
+        """``run`` in a worker thread, so an event loop (trio or asyncio, through anyio) stays responsive."""
+        import anyio.to_thread
+
+        return await anyio.to_thread.run_sync(self.run, output_names, input_feed)
+
+    def update_weights(self, weights: Mapping[str, np.ndarray]) -> None:
+        """Replace initializers atomically between runs; runs already in flight finish with the old values.
+
+        Raises:
+            InvalidInputError: an unknown initializer name, or a shape or dtype different from the current one.
+        """
+        arrays = {}
+        for name, value in weights.items():
+            current = self._graph.initializers.get(name)
+            if current is None:
+                raise InvalidInputError(f"update_weights: the model has no initializer named {name!r}")
+            array = np.array(value, dtype=current.dtype, copy=True)
+            if array.shape != current.shape:
+                raise InvalidInputError(
+                    f"update_weights: {name!r} has shape {current.shape}, got {array.shape}"
+                )
+            if np.asarray(value).dtype != current.dtype:
+                raise InvalidInputError(
+                    f"update_weights: {name!r} has dtype {current.dtype}, got {np.asarray(value).dtype}"
+                )
+            array.flags.writeable = False
+            arrays[name] = array
+        with self._weights_lock:
+            template = list(self._template)
+            for name, array in arrays.items():
+                template[self._plan.slot_of[name]] = array
+                self._graph.initializers[name] = array
+            self._template = template  # one reference swap: a run sees either all old or all new weights
+
+    # --- helpers -------------------------------------------------------------------------------------------
+
+    def _output_slot(self, name: str) -> int:
+        index = self._output_index.get(name)
+        if index is None:
+            raise InvalidInputError(
+                f"unknown output name {name!r}; the model's outputs are {list(self._output_index)}"
+            )
+        return self._plan.output_slots[index]
+
+    @staticmethod
+    def _own(out: Any) -> Any:
+        # An output that is a weight (or a view of one) is read-only: hand the caller its own copy.
+        if isinstance(out, np.ndarray) and not out.flags.writeable:
+            return out.copy()
+        return out
+
+    def _validate_feeds(self, input_feed: Mapping[str, Any]) -> list[Any]:
+        if not isinstance(input_feed, Mapping):
+            raise InvalidInputError(
+                f"input_feed must be a dict of {{input name: array}}, got {type(input_feed).__name__}"
+            )
+        for name in input_feed:
+            if name not in self._input_values:
+                raise InvalidInputError(
+                    f"unknown input name {name!r}; the model's inputs are {list(self._input_values)}"
+                )
+        feeds = []
+        for value in self._graph.inputs:
+            if value.name not in input_feed:
+                raise InvalidInputError(
+                    f"missing input {value.name!r} ({type_string(value.dtype)}, shape {_shape_text(value.shape)})"
+                )
+            feeds.append(_check_feed(value, input_feed[value.name]))
+        return feeds
+
+
+def _shape_text(shape: Sequence[Any] | None) -> str:
+    if shape is None:
+        return "unknown"
+    return "[" + ", ".join("?" if d is None else str(d) for d in shape) + "]"
+
+
+def _check_feed(value: ir.Value, data: Any) -> Any:
+    if value.dtype is None:
+        return data  # sequences/optionals: passed through unchecked
+    if not isinstance(data, np.ndarray):
+        if isinstance(data, list | tuple | int | float | bool | np.generic):
+            try:
+                data = np.asarray(data, dtype=value.dtype)
+            except (TypeError, ValueError) as exc:
+                raise InvalidInputError(
+                    f"input {value.name!r}: cannot convert {type(data).__name__} to {value.dtype}: {exc}"
+                ) from exc
+        else:
+            raise InvalidInputError(
+                f"input {value.name!r} must be a numpy array, got {type(data).__name__}"
+            )
+    if data.dtype != value.dtype:
+        raise InvalidInputError(
+            f"input {value.name!r} has dtype {data.dtype} ({type_string(data.dtype)}); the model expects "
+            f"{value.dtype} ({type_string(value.dtype)}): convert it with .astype(np.{value.dtype.name})"
+        )
+    if value.shape is not None:
+        if data.ndim != len(value.shape):
+            raise InvalidInputError(
+                f"input {value.name!r} has rank {data.ndim} (shape {list(data.shape)}); the model expects rank "
+                f"{len(value.shape)} (shape {_shape_text(value.shape)})"
+            )
+        for axis, (want, got) in enumerate(zip(value.shape, data.shape, strict=True)):
+            if isinstance(want, int) and want != got:
+                raise InvalidInputError(
+                    f"input {value.name!r}: dimension {axis} must be {want}, got {got} "
+                    f"(expected shape {_shape_text(value.shape)}, received {list(data.shape)})"
+                )
+    return data

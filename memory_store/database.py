@@ -1,0 +1,238 @@
+"""The SQLite engine under the memory store: pragmas, one writer, retries, and migrations on open.
+
+Every write runs in ``BEGIN IMMEDIATE``: the writer takes SQLite's write lock before it reads anything, so
+two processes never deadlock on a lock upgrade, and SQLite's busy timeout makes the second one wait instead
+of failing. If the lock is still taken when the timeout ends, the whole transaction is retried with backoff
+until ``busy_timeout_s`` has passed; only then does :class:`DatabaseBusyError` (never sqlite's "database is
+locked") reach the caller. Inside one process a lock admits one writer at a time.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import sqlite3
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, Literal, TypeVar
+
+from sqlalchemy import Connection, Engine, create_engine, event, select, text
+from sqlalchemy.exc import DatabaseError, OperationalError
+from sqlalchemy.pool import StaticPool
+
+import migrations
+
+from .errors import (
+    DatabaseBusyError,
+    DatabaseVersionError,
+    InvalidMemoryInputError,
+    NotARonnDatabaseError,
+)
+from .schema import ronn_meta
+
+T = TypeVar("T")
+Synchronous = Literal["NORMAL", "FULL"]
+
+APPLICATION = "ronn"
+SQLITE_HEADER = b"SQLite format 3\x00"
+_BUSY_CODES = {sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED}
+
+
+def default_path() -> Path:
+    """Where the memory lives when no path is given.
+
+    ``$RONN_HOME/memory.db`` if ``RONN_HOME`` is set, else ``$XDG_DATA_HOME/ronn/memory.db``, else
+    ``~/.local/share/ronn/memory.db``.
+    """
+    if home := os.environ.get("RONN_HOME"):
+        return Path(home).expanduser() / "memory.db"
+    data = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
+    return Path(data).expanduser() / "ronn" / "memory.db"
+
+
+def is_busy(exc: BaseException) -> bool:
+    """True for SQLite's "database is locked" / "database table is locked" errors."""
+    orig = getattr(exc, "orig", exc)
+    if not isinstance(orig, sqlite3.OperationalError):
+        return False
+    code = getattr(orig, "sqlite_errorcode", None)
+    return (code is not None and code & 0xFF in _BUSY_CODES) or "locked" in str(orig) or "busy" in str(orig)
+
+
+class Database:
+    """A synchronous SQLAlchemy engine on one SQLite database, migrated to head.
+
+    Use :meth:`read` and :meth:`write` with a function of a ``Connection``; they run it in one transaction.
+    ``path=None`` keeps the database in memory (one shared connection, every call serialized).
+    """
+
+    def __init__(
+        self,
+        path: Path | None,
+        *,
+        synchronous: Synchronous = "NORMAL",
+        busy_timeout_s: float = 30.0,
+    ) -> None:
+        if synchronous not in ("NORMAL", "FULL"):
+            raise InvalidMemoryInputError(f"synchronous must be 'NORMAL' or 'FULL', got {synchronous!r}")
+        if busy_timeout_s <= 0:
+            raise InvalidMemoryInputError(f"busy_timeout_s must be positive, got {busy_timeout_s}")
+        self.path = path
+        self.synchronous = synchronous
+        self.busy_timeout_s = busy_timeout_s
+        self._write_lock = threading.RLock()
+        # an in-memory database is one connection shared by every thread: serialize reads too
+        self._read_lock: threading.RLock | None = threading.RLock() if path is None else None
+        if path is not None:
+            _check_header(path)
+            path.parent.mkdir(parents=True, exist_ok=True)
+            self.engine: Engine = create_engine(f"sqlite:///{path}", pool_size=8, max_overflow=8)
+        else:
+            self.engine = create_engine(
+                "sqlite://", poolclass=StaticPool, connect_args={"check_same_thread": False}
+            )
+        event.listen(self.engine, "connect", self._on_connect)
+        event.listen(self.engine, "begin", _on_begin)
+        try:
+            self.write(self._migrate, _foreign_keys=False)
+        except DatabaseError as exc:
+            self.engine.dispose()
+            if is_busy(exc):
+                raise
+            raise NotARonnDatabaseError(f"{path} cannot be opened as a RONN database: {exc.orig}") from None
+        except BaseException:
+            self.engine.dispose()
+            raise
+
+    # -- connections -------------------------------------------------------------------------------
+
+    def _on_connect(self, dbapi_connection: sqlite3.Connection, _record: Any) -> None:
+        dbapi_connection.isolation_level = None  # SQLAlchemy's "begin" event emits BEGIN itself
+        cursor = dbapi_connection.cursor()
+        cursor.execute(f"PRAGMA busy_timeout = {int(min(self.busy_timeout_s, 5.0) * 1000)}")
+        if self.path is not None:
+            cursor.execute("PRAGMA journal_mode = WAL")
+        cursor.execute(f"PRAGMA synchronous = {self.synchronous}")
+        cursor.execute("PRAGMA foreign_keys = ON")
+        cursor.close()
+
+    def read(self, fn: Callable[[Connection], T]) -> T:
+        """Run ``fn(connection)`` in a read transaction (a consistent snapshot) and return its result."""
+        return self._run(fn, write=False, foreign_keys=True)
+
+    def write(self, fn: Callable[[Connection], T], *, _foreign_keys: bool = True) -> T:
+        """Run ``fn(connection)`` in one ``BEGIN IMMEDIATE`` transaction, retried while the file is busy.
+
+        ``fn`` may run more than once, so it must not have effects outside the database. An exception from
+        ``fn`` rolls the transaction back and propagates.
+        """
+        deadline = time.monotonic() + self.busy_timeout_s
+        delay = 0.002
+        while True:
+            try:
+                with self._write_lock:
+                    return self._run(fn, write=True, foreign_keys=_foreign_keys)
+            except OperationalError as exc:
+                if not is_busy(exc):
+                    raise
+                if time.monotonic() >= deadline:
+                    raise DatabaseBusyError(
+                        f"{self.path}: another process held the write lock for over {self.busy_timeout_s:g} s"
+                    ) from exc
+            time.sleep(delay * (0.5 + random.random()))
+            delay = min(delay * 2, 0.25)
+
+    def _run(self, fn: Callable[[Connection], T], *, write: bool, foreign_keys: bool) -> T:
+        lock = self._read_lock if self._read_lock is not None else _NO_LOCK
+        with lock, self.engine.connect() as conn:
+            raw = conn.connection.driver_connection
+            assert raw is not None
+            if not foreign_keys:
+                raw.execute("PRAGMA foreign_keys = OFF")  # must happen outside a transaction
+            try:
+                conn.execution_options(ronn_write=write)
+                with conn.begin():
+                    return fn(conn)
+            finally:
+                if not foreign_keys:
+                    raw.execute("PRAGMA foreign_keys = ON")
+
+    # -- opening -----------------------------------------------------------------------------------
+
+    def _migrate(self, conn: Connection) -> None:
+        """Check that this is a RONN database (or an empty one) and upgrade it to head, in one transaction."""
+        try:
+            tables = set(conn.execute(text("SELECT name FROM sqlite_master WHERE type = 'table'")).scalars())
+        except DatabaseError as exc:
+            raise NotARonnDatabaseError(f"{self.path} is not an SQLite database ({exc.orig})") from None
+        tables.discard("sqlite_sequence")
+        if tables and "ronn_meta" not in tables:
+            raise NotARonnDatabaseError(
+                f"{self.path} is an SQLite database that RONN did not create (tables: "
+                f"{', '.join(sorted(tables)[:8])}); it was left untouched"
+            )
+        if tables:
+            app = conn.execute(select(ronn_meta.c.value).where(ronn_meta.c.key == "application")).scalar()
+            if app != APPLICATION:
+                raise NotARonnDatabaseError(f"{self.path} has a ronn_meta table but is not a RONN database")
+            revision = migrations.current_revision(conn)
+            if revision is not None and revision not in migrations.known_revisions():
+                raise DatabaseVersionError(
+                    f"{self.path} is at migration {revision!r}, unknown to this RONN (made by a newer "
+                    f"version?); upgrade RONN to open it"
+                )
+            if revision == migrations.head_revision():
+                return
+        migrations.upgrade(conn)
+        conn.execute(
+            ronn_meta.insert().prefix_with("OR IGNORE").values(key="application", value=APPLICATION)
+        )
+        problems = conn.execute(text("PRAGMA foreign_key_check")).all()
+        if problems:  # a migration broke a reference: roll everything back
+            raise DatabaseVersionError(f"migration left dangling references: {problems[:5]}")
+
+    # -- meta facts --------------------------------------------------------------------------------
+
+    def get_meta(self, conn: Connection, key: str) -> str | None:
+        return conn.execute(select(ronn_meta.c.value).where(ronn_meta.c.key == key)).scalar()
+
+    def set_meta(self, conn: Connection, key: str, value: str) -> None:
+        conn.execute(ronn_meta.insert().prefix_with("OR REPLACE").values(key=key, value=value))
+
+    def close(self) -> None:
+        """Release every connection (a WAL checkpoint happens when the last one closes)."""
+        self.engine.dispose()
+
+
+class _NoLock:
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(self, *exc: object) -> None:
+        return None
+
+
+_NO_LOCK = _NoLock()
+
+
+def _on_begin(conn: Connection) -> None:
+    write = conn.get_execution_options().get("ronn_write", False)
+    conn.exec_driver_sql("BEGIN IMMEDIATE" if write else "BEGIN")
+
+
+def _check_header(path: Path) -> None:
+    """Refuse a file that is not SQLite before SQLite (or a WAL switch) touches it."""
+    try:
+        with path.open("rb") as f:
+            head = f.read(len(SQLITE_HEADER))
+    except FileNotFoundError:
+        return
+    except IsADirectoryError:
+        raise NotARonnDatabaseError(f"{path} is a directory, not a database file") from None
+    if head and head != SQLITE_HEADER:
+        raise NotARonnDatabaseError(f"{path} is not an SQLite database (it starts with {head[:8]!r})")
+
+
+__all__ = ["APPLICATION", "Database", "Synchronous", "default_path", "is_busy"]

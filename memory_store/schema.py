@@ -1,0 +1,101 @@
+"""SQLAlchemy Core tables of the memory store, as they stand at the newest migration (head).
+
+The schema changes only through alembic revisions in ``migrations/versions``; a test checks that a database
+upgraded to head matches this metadata exactly. Times are Unix seconds (float). Vectors are little-endian
+float16 blobs; inputs and outputs are compressed by :mod:`memory_store.codec`.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    Column,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    MetaData,
+    SmallInteger,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+    text,
+)
+
+NAMING_CONVENTION = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+metadata = MetaData(naming_convention=NAMING_CONVENTION)
+
+#: Key/value facts about the database: ``application`` (always ``"ronn"``), ``episode_dim``, ``episode_space``.
+ronn_meta = Table(
+    "ronn_meta",
+    metadata,
+    Column("key", String(64), primary_key=True),
+    Column("value", Text, nullable=False),
+)
+
+episodes = Table(
+    "episodes",
+    metadata,
+    Column("id", Integer, primary_key=True),  # AUTOINCREMENT: ids are never reused, the HNSW label is the id
+    Column("time", Float, nullable=False, index=True),
+    Column("input_digest", LargeBinary(16), nullable=False, index=True),
+    Column("input", LargeBinary, nullable=True),
+    Column("output", LargeBinary, nullable=True),
+    Column("vector", LargeBinary, nullable=False),
+    Column("route", String(32), nullable=False, server_default=""),
+    Column("confidence", Float, nullable=True),
+    Column("label", Integer, nullable=True),
+    Column("importance", Float, nullable=False, server_default=text("1.0")),
+    Column("access_count", Integer, nullable=False, server_default=text("0")),
+    Column("last_access", Float, nullable=True),
+    # added by revision 0002
+    Column("reward", Float, nullable=True),
+    Column("consolidation", SmallInteger, nullable=False, server_default=text("0")),
+    Index("ix_episodes_consolidation_importance", "consolidation", "importance"),
+    sqlite_autoincrement=True,
+)
+
+concepts = Table(
+    "concepts",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("name", String(255), nullable=False, unique=True),
+    Column("prototype", LargeBinary, nullable=True),
+    Column("created", Float, nullable=False),
+    # use history beyond the kept uses, for the base-level activation approximation (Petrov 2006)
+    Column("use_count", Integer, nullable=False, server_default=text("0")),
+    Column("first_use", Float, nullable=True),
+    sqlite_autoincrement=True,
+)
+
+concept_uses = Table(
+    "concept_uses",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("concept_id", Integer, ForeignKey("concepts.id", ondelete="CASCADE"), nullable=False),
+    Column("time", Float, nullable=False),
+    Index("ix_concept_uses_concept_id_time", "concept_id", "time"),
+)
+
+relations = Table(
+    "relations",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("source_id", Integer, ForeignKey("concepts.id", ondelete="CASCADE"), nullable=False),
+    Column("target_id", Integer, ForeignKey("concepts.id", ondelete="CASCADE"), nullable=False),
+    Column("type", String(64), nullable=False),
+    Column("weight", Float, nullable=False, server_default=text("1.0")),
+    Column("updated", Float, nullable=False),
+    UniqueConstraint("source_id", "target_id", "type", name="uq_relations_source_target_type"),
+    Index("ix_relations_target_id", "target_id"),
+)
+
+__all__ = ["NAMING_CONVENTION", "concept_uses", "concepts", "episodes", "metadata", "relations", "ronn_meta"]

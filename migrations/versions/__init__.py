@@ -1,0 +1,1 @@
+"""Alembic revisions (alembic skips this file). Released revisions are never edited."""

@@ -1,0 +1,57 @@
+"""RONN: an async cognitive agent runtime around its own ONNX inference engine.
+
+This module only re-exports the public names; the code lives in ``engine``, ``memory_store`` and
+``cognition``. The engine speaks onnxruntime's API, so switching is one import::
+
+    import ronn as ort            # instead of: import onnxruntime as ort
+    sess = ort.InferenceSession("model.onnx")
+    outputs = sess.run(None, {"x": x})
+"""
+
+from engine.errors import (
+    ExecutionError as ExecutionError,
+)
+from engine.errors import (
+    InvalidInputError as InvalidInputError,
+)
+from engine.errors import (
+    ModelError as ModelError,
+)
+from engine.errors import (
+    ProviderError as ProviderError,
+)
+from engine.errors import (
+    ResourceLimitError as ResourceLimitError,
+)
+from engine.errors import (
+    RonnError as RonnError,
+)
+from engine.errors import (
+    UnsupportedOperatorError as UnsupportedOperatorError,
+)
+from engine.loader import load_model as load_model
+from engine.options import ExecutionMode as ExecutionMode
+from engine.options import GraphOptimizationLevel as GraphOptimizationLevel
+from engine.options import SessionOptions as SessionOptions
+from engine.session import InferenceSession as InferenceSession
+from engine.session import NodeArg as NodeArg
+from engine.session import get_available_providers as get_available_providers
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "ExecutionError",
+    "ExecutionMode",
+    "GraphOptimizationLevel",
+    "InferenceSession",
+    "InvalidInputError",
+    "ModelError",
+    "NodeArg",
+    "ProviderError",
+    "ResourceLimitError",
+    "RonnError",
+    "SessionOptions",
+    "UnsupportedOperatorError",
+    "get_available_providers",
+    "load_model",
+]
