@@ -42,7 +42,10 @@ def float_compute(fn):
     @functools.wraps(fn)
     def wrapper(x, *args, **kwargs):
         with np.errstate(all="ignore"):
-            y = fn(x, *args, **kwargs)
+            if x.ndim == 0:  # ufuncs return numpy scalars for 0-d arrays, which in-place steps reject
+                y = np.asarray(fn(x.reshape(1), *args, **kwargs)).reshape(())
+            else:
+                y = fn(x, *args, **kwargs)
         return out(y, x.dtype)
 
     return wrapper
@@ -102,7 +105,8 @@ def variadic(ufunc, inputs: tuple[np.ndarray, ...]) -> np.ndarray:
         raise ValueError("the operator needs at least one input")
     acc = inputs[0]
     for i, x in enumerate(inputs[1:]):
-        if i > 0 and np.broadcast_shapes(acc.shape, x.shape) == acc.shape:
+        acc = np.asarray(acc)
+        if i > 0 and acc.ndim and np.broadcast_shapes(acc.shape, x.shape) == acc.shape:
             ufunc(acc, x, out=acc)  # acc is our own intermediate from the previous step
         else:
             acc = ufunc(acc, x)
@@ -134,6 +138,8 @@ def _polyval(coefs: tuple[float, ...], x: np.ndarray) -> np.ndarray:
 
 def erf(x: np.ndarray) -> np.ndarray:
     """The error function of a float array, elementwise, returned in ``x``'s dtype."""
+    if x.ndim == 0:
+        return erf(x.reshape(1)).reshape(())
     with np.errstate(all="ignore"):
         a = np.abs(x, dtype=np.float64)
         np.minimum(a, 6.5, out=a)  # erf(6.5) rounds to 1.0 in float64; keeps NaN, avoids inf/inf below
@@ -156,6 +162,8 @@ def erf(x: np.ndarray) -> np.ndarray:
 
 def sigmoid(x: np.ndarray) -> np.ndarray:
     """Numerically stable logistic function in ``x``'s dtype: never computes exp of a large positive value."""
+    if x.ndim == 0:
+        return sigmoid(x.reshape(1)).reshape(())
     with np.errstate(all="ignore"):
         e = np.abs(x)
         np.negative(e, out=e)

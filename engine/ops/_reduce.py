@@ -291,3 +291,86 @@ def per_row(param: np.ndarray | None, rows_axis_rank: int) -> np.ndarray | float
     if p.ndim == 1 and rows_axis_rank >= 2:
         return p.reshape(-1, 1)
     return p
+
+
+# ---------------------------------------------------------------------------------------------- losses
+
+
+def nll_loss(
+    log_prob: np.ndarray,
+    target: np.ndarray,
+    weight: np.ndarray | None,
+    reduction: str,
+    ignore_index: int | None,
+) -> np.ndarray:
+    """Negative log-likelihood of ``target`` classes in ``log_prob`` ([N, C, d...]), weights, ignore_index."""
+    if reduction not in ("none", "sum", "mean"):
+        raise ValueError(f"unknown reduction {reduction!r}")
+    target = target.astype(np.int64, copy=False)
+    ignored = (target == ignore_index) if ignore_index is not None else None
+    safe = np.where(ignored, 0, target) if ignored is not None else target
+    if np.any((safe < 0) | (safe >= log_prob.shape[1])):
+        raise IndexError("NegativeLogLikelihoodLoss target is out of range")
+    picked = np.take_along_axis(log_prob, safe[:, None], axis=1)[:, 0]
+    if weight is not None:
+        w = weight.astype(log_prob.dtype, copy=False)[safe]
+    else:
+        w = np.ones(safe.shape, dtype=log_prob.dtype)
+    if ignored is not None:
+        w = np.where(ignored, 0, w).astype(log_prob.dtype, copy=False)
+    loss = -picked * w
+    if reduction == "none":
+        return loss
+    if reduction == "sum":
+        return np.asarray(loss.sum(), dtype=log_prob.dtype)
+    if weight is None and ignored is None:
+        return np.asarray(loss.mean(), dtype=log_prob.dtype)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.asarray(loss.sum() / w.sum(), dtype=log_prob.dtype)
+
+
+# ---------------------------------------------------------------------------------------------- signal
+
+
+def to_complex(x: np.ndarray) -> np.ndarray:
+    """[..., 1] real or [..., 2] (real, imag) tensor -> complex array without the last axis."""
+    if x.shape[-1] == 1:
+        return x[..., 0]
+    if x.shape[-1] == 2:
+        return x[..., 0] + 1j * x[..., 1]
+    raise ValueError(f"the last axis of a DFT signal must have size 1 or 2, got {x.shape[-1]}")
+
+
+def from_complex(c: np.ndarray, dtype: np.dtype) -> np.ndarray:
+    """complex array -> [..., 2] (real, imag) tensor of ``dtype``."""
+    return np.stack([c.real, c.imag], axis=-1).astype(dtype, copy=False)
+
+
+def dft(x: np.ndarray, axis: int, length: int | None, inverse: int, onesided: int) -> np.ndarray:
+    """DFT of the complex signal in ``x`` along ``axis`` (an axis of ``x`` other than the last)."""
+    if not -x.ndim <= axis < x.ndim - 1 and not axis == -x.ndim:
+        raise IndexError(f"DFT axis {axis} is out of range for a signal of rank {x.ndim}")
+    ax = axis % x.ndim
+    if ax == x.ndim - 1:
+        raise IndexError("the DFT axis cannot be the last (real/imaginary) axis")
+    c = to_complex(x)
+    if inverse and onesided:
+        # one-sided spectrum in, full real signal out ([..., n, 1])
+        n = 2 * (c.shape[ax] - 1) if length is None else int(length)
+        return np.fft.irfft(c, n=n, axis=ax)[..., None].astype(x.dtype, copy=False)
+    n = c.shape[ax] if length is None else int(length)
+    out = np.fft.ifft(c, n=n, axis=ax) if inverse else np.fft.fft(c, n=n, axis=ax)
+    if onesided:
+        out = np.take(out, np.arange(n // 2 + 1), axis=ax)
+    return from_complex(out, x.dtype)
+
+
+def window(size: np.ndarray, output_datatype: int, periodic: int, coeffs: Sequence[float]) -> np.ndarray:
+    """Generalized cosine window sum_k (-1)^k a_k cos(2 pi k n / N'), N' = size if periodic else size - 1."""
+    n = int(np.asarray(size).reshape(-1)[0])
+    denom = n if periodic else n - 1
+    t = np.arange(n, dtype=np.float64) * (2.0 * np.pi / denom) if denom > 0 else np.zeros(n)
+    w = np.zeros(n, dtype=np.float64)
+    for k, a in enumerate(coeffs):
+        w += (-1) ** k * a * np.cos(k * t)
+    return w.astype(onnx_dtype(output_datatype), copy=False)

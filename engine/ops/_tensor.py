@@ -82,12 +82,20 @@ def wrap_indices(indices: np.ndarray, dim: int) -> np.ndarray:
     return idx.astype(np.intp, copy=False)
 
 
+_OPEN_END = (2**31 - 1, 2**63 - 1)  # INT32_MAX / INT64_MAX as an end mean "no end", as onnxruntime reads them
+
+
 def slice_bounds(start: int, end: int, step: int, dim: int) -> slice:
-    """The Python slice for ONNX Slice's ``start/end/step`` on an axis of size ``dim`` (ONNX clamping)."""
+    """The Python slice for ONNX Slice's ``start/end/step`` on an axis of size ``dim`` (ONNX clamping).
+
+    Like onnxruntime, an end of INT32_MAX or INT64_MAX means "through the last element in the direction of
+    ``step``", so with a negative step it runs to index 0 (the spec alone would clamp it to ``dim - 1``).
+    """
     if step == 0:
         raise ValueError("Slice step cannot be 0")
     if start < 0:
         start += dim
+    open_end = end in _OPEN_END
     if end < 0:
         end += dim
     if step > 0:
@@ -95,7 +103,7 @@ def slice_bounds(start: int, end: int, step: int, dim: int) -> slice:
         end = min(max(end, 0), dim)
         return slice(start, end, step)
     start = min(max(start, 0), dim - 1)
-    end = min(max(end, -1), dim - 1)
+    end = -1 if open_end else min(max(end, -1), dim - 1)
     return slice(start, end if end >= 0 else None, step)
 
 

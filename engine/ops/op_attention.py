@@ -68,11 +68,14 @@ def attention(q, k, v, attn_mask=None, past_key=None, past_value=None, nonpad_kv
     ct = compute_dtype(dtype)
     if scale is None:
         scale = 1.0 / np.sqrt(head)
-    qs = q.astype(ct, copy=False) * ct.type(scale)
-    kc = present_key.astype(ct, copy=False)
+    # like the ONNX reference, scale Q and K by sqrt(scale) each in the input type (float16 results are
+    # rounded to float16 after each step so they match the reference bit for bit in most cases)
+    root = dtype.type(np.sqrt(scale))
+    qs = (q * root).astype(ct, copy=False)
+    kc = (present_key * root).astype(ct, copy=False)
     # grouped heads: query head h uses KV head h // rep, so view Q as (B, kvH, rep*q_len, D)
     scores = np.matmul(qs.reshape(batch, kvh, rep * q_len, head), kc.transpose(0, 1, 3, 2))
-    scores = scores.reshape(batch, qh, q_len, kv_len)
+    scores = scores.reshape(batch, qh, q_len, kv_len).astype(dtype, copy=False).astype(ct, copy=False)
     if softcap and softcap > 0:
         scores = np.tanh(scores / ct.type(softcap)) * ct.type(softcap)
 
@@ -109,7 +112,7 @@ def attention(q, k, v, attn_mask=None, past_key=None, past_value=None, nonpad_kv
     else:
         with_bias = scores
 
-    sdt = np.dtype(tensor_dtype_to_np_dtype(softmax_precision)) if softmax_precision else ct
+    sdt = np.dtype(tensor_dtype_to_np_dtype(softmax_precision)) if softmax_precision else np.dtype(dtype)
     if sdt.kind != "f":
         sdt = ct
     logits = with_bias.astype(sdt, copy=False)

@@ -8,12 +8,13 @@ from engine.ops.registry import register
 
 
 def _clip(x, lo, hi):
-    y = x
-    if lo is not None:
-        y = np.maximum(y, lo)
+    if lo is None and hi is None:
+        return (x.copy(),)
+    y = x if lo is None else np.maximum(x, lo)
     if hi is not None:
-        y = np.minimum(y, hi, out=y if y is not x else None)
-    return out(y.copy() if y is x else y, x.dtype)
+        in_place = y is not x and isinstance(y, np.ndarray) and y.ndim > 0
+        y = np.minimum(y, hi, out=y if in_place else None)
+    return out(y, x.dtype)
 
 
 @register("Clip", since=6)

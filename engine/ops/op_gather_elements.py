@@ -13,5 +13,9 @@ def gather_elements(data: np.ndarray, indices: np.ndarray, *, axis: int = 0) -> 
     axis = normalize_axis(axis, data.ndim)
     if indices.ndim != data.ndim:
         raise ValueError("GatherElements: data and indices must have the same rank")
-    idx = wrap_indices(indices, data.shape[axis])
-    return (np.take_along_axis(data, idx, axis=axis),)
+    if any(i > d for i, d in zip(indices.shape, data.shape, strict=True)):
+        raise ValueError(f"GatherElements: indices shape {indices.shape} exceeds data shape {data.shape}")
+    # Open grids for the other axes: indices may be smaller than data there (take_along_axis would broadcast).
+    key = list(np.indices(indices.shape, sparse=True))
+    key[axis] = wrap_indices(indices, data.shape[axis])
+    return (data[tuple(key)],)

@@ -11,5 +11,5 @@ def mean(*inputs):
     with np.errstate(all="ignore"):
         total = variadic(np.add, inputs)
         if len(inputs) > 1:
-            total = np.true_divide(total, len(inputs), out=total)
+            total = np.true_divide(total, len(inputs))
     return out(total, inputs[0].dtype)

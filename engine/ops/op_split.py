@@ -21,6 +21,8 @@ def _split(data: np.ndarray, axis: int, sizes: list[int] | None, count: int) -> 
         if count < 1:
             raise ValueError("Split needs at least one output")
         chunk = -(-dim // count)
+        if dim and (count - 1) * chunk >= dim:
+            raise ValueError(f"Split: {count} outputs of size {chunk} leave the last one empty (dim {dim})")
         sizes = [min(chunk, max(dim - i * chunk, 0)) for i in range(count)]
     if sum(sizes) != dim or any(s < 0 for s in sizes):
         raise ValueError(f"Split sizes {sizes} do not add up to dimension {dim}")

@@ -1,0 +1,401 @@
+"""Episodic memory: one row per episode in SQLite, one point per episode in an hnswlib index.
+
+The row is committed first and is the truth; the index point is added after the commit and may lag (a killed
+process loses the unsaved index, never a returned episode). On open, and before every search, the index
+catches up with rows it lacks; a missing, stale or damaged index file is rebuilt from the rows.
+
+Example::
+
+    memory = memory_store.open_memory(":memory:", dim=4)
+    [eid] = memory.episodic.add_many([NewEpisode(vector=[0, 1, 0, 0], route="system1", label=2)])
+    memory.episodic.search([0, 1, 0, 0.1], k=5)   # [Episode(id=eid, distance=0.1, ...)]
+"""
+
+from __future__ import annotations
+
+import math
+import time as _time
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from sqlalchemy import Connection, bindparam, func, select
+
+from . import codec
+from .database import Database
+from .errors import InvalidMemoryInputError, InvalidQueryError, InvalidVectorError, UnknownIdError
+from .hnsw_index import EpisodeIndex, HnswParams, Space, remove_stale_temporaries
+from .records import (
+    UNSET,
+    Consolidation,
+    Episode,
+    NewEpisode,
+    Unset,
+    episode_filter,
+    episode_from_row,
+    finite,
+    id_list,
+    positive_int,
+)
+from .schema import episodes
+
+#: Below this many rows matching a filter, a search computes exact distances instead of asking the index.
+EXACT_SEARCH_LIMIT = 2048
+_REBUILD_CHUNK = 20_000
+
+_SUMMARY = [c for c in episodes.c if c.name not in ("input", "output", "vector")]
+_FULL = list(episodes.c)
+
+
+class EpisodicMemory:
+    """Episodes in one database; the vector dimension is fixed per database on first use.
+
+    Use it through :func:`memory_store.open_memory`. Every method is synchronous and thread-safe; writes
+    go through the database's single writer.
+    """
+
+    def __init__(self, db: Database, *, dim: int | None, space: Space, params: HnswParams) -> None:
+        self._db = db
+        self._params = params
+        self._index_path: Path | None = None if db.path is None else db.path.with_name(db.path.name + ".hnsw")
+        self._index: EpisodeIndex | None = None
+        #: Why the index was repaired on open ("" when it loaded intact); tests and logs read it.
+        self.index_repair = ""
+        stored_dim, stored_space = db.read(
+            lambda c: (db.get_meta(c, "episode_dim"), db.get_meta(c, "episode_space"))
+        )
+        if stored_space is not None and stored_space != space:
+            space = stored_space  # type: ignore[assignment]  # the database decides, like the dimension
+        self.space: Space = space
+        if stored_dim is not None:
+            self._dim: int | None = int(stored_dim)
+            if dim is not None and dim != self._dim:
+                raise InvalidVectorError(f"this database stores {self._dim}-d episode vectors, not {dim}-d")
+        else:
+            self._dim = None
+            if dim is not None:
+                if isinstance(dim, bool) or not isinstance(dim, int) or dim < 1:
+                    raise InvalidVectorError(f"dim must be a positive int, got {dim!r}")
+                self._dim = db.write(lambda c: self._claim_dim(c, dim))
+        if self._dim is not None:
+            self._open_index()
+
+    @property
+    def dim(self) -> int | None:
+        """The vector dimension of this database, or None before the first episode."""
+        return self._dim
+
+    # -- writes ------------------------------------------------------------------------------------
+
+    def add(self, vector: Any, **fields: Any) -> int:
+        """Store one episode and return its id; ``fields`` are those of :class:`NewEpisode`."""
+        return self.add_many([NewEpisode(vector=vector, **fields)])[0]
+
+    def add_many(self, new: Sequence[NewEpisode]) -> list[int]:
+        """Store episodes in one transaction and return their ids in order.
+
+        Every episode is checked first (vector size, finite float16 values); a bad one raises
+        InvalidVectorError / InvalidMemoryInputError and nothing is written.
+        """
+        if not new:
+            return []
+        sizes = {int(np.size(e.vector)) for e in new}
+        if len(sizes) > 1:
+            raise InvalidVectorError(f"episode vectors differ in size within one batch: {sorted(sizes)}")
+        vectors = codec.check_vectors([e.vector for e in new], self._dim, what="episode vectors")
+        now = _time.time()
+        rows = [e.to_row(now) for e in new]
+        for row, vector in zip(rows, vectors, strict=True):
+            row["vector"] = codec.vector_to_blob(vector)
+        dim = vectors.shape[1]
+        insert = episodes.insert().returning(episodes.c.id, sort_by_parameter_order=True)
+
+        def write(conn: Connection) -> list[int]:
+            if self._dim is None:
+                self._claim_dim(conn, dim)
+            return list(conn.execute(insert, rows).scalars())
+
+        ids = self._db.write(write)
+        self._dim = dim
+        self._ensure_index()
+        self._index_add(np.asarray(ids, dtype=np.int64), vectors)
+        return ids
+
+    def touch(self, ids: Iterable[int], *, time: float | None = None) -> None:
+        """Record an access: ``access_count += 1`` and ``last_access = time`` (default now)."""
+        ids = id_list(ids)
+        when = _time.time() if time is None else float(time)
+        stmt = (
+            episodes.update()
+            .where(episodes.c.id == bindparam("eid"))
+            .values(access_count=episodes.c.access_count + 1, last_access=when)
+        )
+        self._db.write(lambda c: (self._require(c, ids), c.execute(stmt, [{"eid": i} for i in ids])))
+
+    def update(
+        self,
+        ids: Iterable[int],
+        *,
+        label: int | None | Unset = UNSET,
+        reward: float | None | Unset = UNSET,
+        importance: float | Unset = UNSET,
+        consolidation: Consolidation | Unset = UNSET,
+    ) -> None:
+        """Set feedback and bookkeeping fields on episodes; fields left out keep their values."""
+        ids = id_list(ids)
+        values: dict[str, Any] = {}
+        if not isinstance(label, Unset):
+            values["label"] = None if label is None else int(label)
+        if not isinstance(reward, Unset):
+            values["reward"] = None if reward is None else finite(reward, "reward", InvalidMemoryInputError)
+        if not isinstance(importance, Unset):
+            values["importance"] = finite(importance, "importance", InvalidMemoryInputError)
+        if not isinstance(consolidation, Unset):
+            try:
+                values["consolidation"] = int(Consolidation(consolidation))
+            except ValueError:
+                raise InvalidMemoryInputError(f"unknown consolidation state {consolidation!r}") from None
+        if not values:
+            return
+        stmt = episodes.update().where(episodes.c.id.in_(bindparam("ids", expanding=True))).values(**values)
+        self._db.write(lambda c: (self._require(c, ids), c.execute(stmt, {"ids": ids})))
+
+    def forget(self, ids: Iterable[int]) -> None:
+        """Delete episodes: their rows, then their index points. Unknown ids raise and delete nothing."""
+        ids = id_list(ids)
+        stmt = episodes.delete().where(episodes.c.id.in_(bindparam("ids", expanding=True)))
+        self._db.write(lambda c: (self._require(c, ids), c.execute(stmt, {"ids": ids})))
+        if self._index is not None:
+            self._index.remove(ids)
+
+    # -- reads -------------------------------------------------------------------------------------
+
+    def get(self, ids: Iterable[int], *, with_payload: bool = True) -> list[Episode]:
+        """Episodes by id, in the order given (with vector, input and output unless told otherwise)."""
+        ids = id_list(ids)
+        found = self._db.read(lambda c: self._rows(c, ids, with_payload))
+        missing = set(ids) - found.keys()
+        if missing:
+            raise UnknownIdError("episode", missing)
+        return [episode_from_row(found[i], with_payload) for i in ids]
+
+    def between(
+        self,
+        since: float | None = None,
+        until: float | None = None,
+        *,
+        limit: int | None = None,
+        newest_first: bool = False,
+        with_payload: bool = False,
+        **filters: Any,
+    ) -> list[Episode]:
+        """Episodes with ``since <= time < until`` in time order (uses the time index).
+
+        ``filters``: ``route``, ``label``, ``consolidation`` (equality) and ``min_importance``.
+        """
+        where = episode_filter(since, until, **filters)
+        order = episodes.c.time.desc() if newest_first else episodes.c.time
+        stmt = select(*(_FULL if with_payload else _SUMMARY)).where(*where).order_by(order, episodes.c.id)
+        if limit is not None:
+            stmt = stmt.limit(positive_int(limit, "limit"))
+        rows = self._db.read(lambda c: c.execute(stmt).all())
+        return [episode_from_row(r, with_payload) for r in rows]
+
+    def by_importance(self, consolidation: Consolidation, *, limit: int) -> list[Episode]:
+        """The most important episodes in a consolidation state, most important first (sleep's choice)."""
+        stmt = (
+            select(*_SUMMARY)
+            .where(*episode_filter(consolidation=consolidation))
+            .order_by(episodes.c.importance.desc(), episodes.c.id)
+            .limit(positive_int(limit, "limit"))
+        )
+        return [episode_from_row(r, False) for r in self._db.read(lambda c: c.execute(stmt).all())]
+
+    def find_input(self, value: codec.Payload) -> list[int]:
+        """Ids of episodes whose input equals ``value`` (by digest), oldest first."""
+        d = codec.digest(value)
+        stmt = select(episodes.c.id).where(episodes.c.input_digest == d).order_by(episodes.c.id)
+        return list(self._db.read(lambda c: c.execute(stmt).scalars().all()))
+
+    def count(self) -> int:
+        return int(self._db.read(lambda c: c.execute(select(func.count()).select_from(episodes)).scalar()))
+
+    def __len__(self) -> int:
+        return self.count()
+
+    def search(
+        self,
+        vector: Any,
+        k: int = 10,
+        *,
+        since: float | None = None,
+        until: float | None = None,
+        ef: int | None = None,
+        with_payload: bool = False,
+        **filters: Any,
+    ) -> list[Episode]:
+        """The ``k`` episodes nearest to ``vector``, nearest first, with ``distance`` set.
+
+        Distance is Euclidean for ``space="l2"`` and ``1 - cosine`` for ``"cosine"``. ``since``/``until`` and
+        ``filters`` (``route``, ``label``, ``consolidation``, ``min_importance``) restrict the candidates: a
+        selective filter is answered exactly from the rows, a broad one by over-fetching from the index.
+        """
+        k = positive_int(k, "k")
+        if self._dim is None:
+            return []
+        query = codec.check_vectors(vector, self._dim, what="query vector")
+        if query.shape[0] != 1:
+            raise InvalidQueryError(f"search takes one query vector, got {query.shape[0]}")
+        where = episode_filter(since, until, **filters)
+        self.sync()
+        assert self._index is not None
+        if where:
+            matching = self._db.read(lambda c: c.execute(select(func.count()).where(*where)).scalar())
+            if not matching:
+                return []
+            if matching <= EXACT_SEARCH_LIMIT:
+                return self._exact(query[0], k, where, with_payload)
+            fetch = min(self._index.live, max(2 * k, int(2 * k * self._index.live / matching)))
+        else:
+            fetch = k
+        while True:
+            labels, dist = self._index.query(query, fetch, ef)
+            ids = labels.tolist()
+            stmt = select(*(_FULL if with_payload else _SUMMARY)).where(
+                episodes.c.id.in_(bindparam("ids", expanding=True)), *where
+            )
+            found = {r.id: r for r in self._db.read(lambda c, s=stmt, i=ids: c.execute(s, {"ids": i}).all())}
+            if not where and len(found) < len(ids):  # rows another process forgot: drop their points
+                self._index.remove([i for i in ids if i not in found])
+            hits = [(d, found[i]) for i, d in zip(ids, dist.tolist(), strict=True) if i in found]
+            if len(hits) >= k or fetch >= self._index.live:
+                break
+            fetch = min(self._index.live, fetch * 4)
+        return [episode_from_row(r, with_payload, self._distance(d)) for d, r in hits[:k]]
+
+    def _exact(self, query: np.ndarray, k: int, where: list[Any], with_payload: bool) -> list[Episode]:
+        rows = self._db.read(lambda c: c.execute(select(*_FULL).where(*where)).all())
+        matrix = codec.blobs_to_matrix([r.vector for r in rows], query.shape[0])
+        if self.space == "cosine":
+            norms = np.linalg.norm(matrix, axis=1) * float(np.linalg.norm(query))
+            dist = 1.0 - (matrix @ query) / np.where(norms == 0, 1.0, norms)
+        else:
+            dist = ((matrix - query) ** 2).sum(axis=1)
+        order = np.argsort(dist, kind="stable")[:k]
+        return [episode_from_row(rows[i], with_payload, self._distance(float(dist[i]))) for i in order]
+
+    def _distance(self, raw: float) -> float:
+        return math.sqrt(max(raw, 0.0)) if self.space == "l2" else raw
+
+    # -- the index ---------------------------------------------------------------------------------
+
+    def sync(self) -> None:
+        """Add index points for rows committed since the index last looked (by any process)."""
+        if self._index is None:
+            return
+        newest = self._db.read(lambda c: c.execute(select(func.max(episodes.c.id))).scalar()) or 0
+        if newest > self._index.known_max:
+            with self._index.lock:
+                self._catch_up(self._index.known_max, None)
+
+    def in_index(self, episode_id: int) -> bool:
+        """True when the episode is a live point of the index (after catching up with the rows)."""
+        self.sync()
+        return self._index is not None and self._index.contains(episode_id)
+
+    def save_index(self) -> None:
+        """Write the index file beside the database if it changed (also done by ``close``)."""
+        if self._index is not None and self._index_path is not None and self._index.dirty:
+            self._index.save(self._index_path)
+
+    def close(self) -> None:
+        self.save_index()
+
+    def _index_add(self, ids: np.ndarray, vectors: np.ndarray) -> None:
+        assert self._index is not None
+        with self._index.lock:
+            if len(ids) and ids[0] > self._index.known_max + 1:  # rows committed by others in between
+                self._catch_up(self._index.known_max, int(ids[0]))
+            self._index.add(ids, vectors)
+
+    def _catch_up(self, above: int, below: int | None, *, threads: int | None = None) -> int:
+        """Add the rows with ``above < id < below`` to the index, in chunks; return how many."""
+        assert self._index is not None
+        added = 0
+        while True:
+            stmt = select(episodes.c.id, episodes.c.vector).where(episodes.c.id > above)
+            if below is not None:
+                stmt = stmt.where(episodes.c.id < below)
+            rows = self._db.read(lambda c, s=stmt: c.execute(s.order_by(episodes.c.id).limit(_REBUILD_CHUNK)).all())
+            if not rows:
+                return added
+            ids = np.fromiter((r.id for r in rows), dtype=np.int64, count=len(rows))
+            self._index.add(ids, codec.blobs_to_matrix([r.vector for r in rows], self._index.dim), threads=threads)
+            above, added = int(ids[-1]), added + len(rows)
+
+    def _ensure_index(self) -> None:
+        if self._index is None:
+            self._open_index()
+
+    def _open_index(self) -> None:
+        """Load the index file, or rebuild it from the rows; then catch up and reconcile counts."""
+        assert self._dim is not None
+        index, why = (None, "in-memory database") if self._index_path is None else EpisodeIndex.load(
+            self._index_path, self._dim, self.space, self._params
+        )
+        if self._index_path is not None:
+            remove_stale_temporaries(self._index_path)
+        rows = self.count()
+        if index is None:
+            index = EpisodeIndex(self._dim, self.space, self._params, capacity=rows + 1024)
+            self._index = index
+            self._catch_up(0, None, threads=-1)
+            self.index_repair = f"rebuilt from {rows} rows: {why}" if rows else ""
+            return
+        self._index = index
+        added = self._catch_up(index.known_max, None, threads=-1)
+        self.index_repair = f"caught up with {added} rows" if added else ""
+        if index.live != rows:
+            self._reconcile()
+            self.index_repair = f"reconciled with the rows: {index.live} points for {rows} rows"
+
+    def _reconcile(self) -> None:
+        """Make the index's live points exactly the table's ids (after another process forgot rows)."""
+        assert self._index is not None
+        ids = np.asarray(self._db.read(lambda c: c.execute(select(episodes.c.id)).scalars().all()), np.int64)
+        labels = self._index.labels()
+        self._index.remove(np.setdiff1d(labels, ids))
+        lacking = np.setdiff1d(ids, labels).tolist()
+        for start in range(0, len(lacking), _REBUILD_CHUNK):
+            chunk = lacking[start : start + _REBUILD_CHUNK]
+            found = self._db.read(lambda c, ch=chunk: self._rows(c, ch, True))
+            self._index.add_missing(
+                np.asarray(chunk, np.int64), codec.blobs_to_matrix([found[i].vector for i in chunk], self._index.dim)
+            )
+        self._index.live = len(ids)
+
+    # -- helpers -----------------------------------------------------------------------------------
+
+    def _claim_dim(self, conn: Connection, dim: int) -> int:
+        """Record the database's vector dimension on first use (inside the writing transaction)."""
+        stored = self._db.get_meta(conn, "episode_dim")
+        if stored is None:
+            self._db.set_meta(conn, "episode_dim", str(dim))
+            self._db.set_meta(conn, "episode_space", self.space)
+        elif int(stored) != dim:
+            raise InvalidVectorError(f"this database stores {stored}-d episode vectors, not {dim}-d")
+        return dim
+
+    def _rows(self, conn: Connection, ids: list[int], with_payload: bool) -> dict[int, Any]:
+        stmt = select(*(_FULL if with_payload else _SUMMARY)).where(
+            episodes.c.id.in_(bindparam("ids", expanding=True))
+        )
+        return {r.id: r for r in conn.execute(stmt, {"ids": ids})}
+
+    def _require(self, conn: Connection, ids: list[int]) -> None:
+        stmt = select(episodes.c.id).where(episodes.c.id.in_(bindparam("ids", expanding=True)))
+        missing = set(ids) - set(conn.execute(stmt, {"ids": ids}).scalars())
+        if missing:
+            raise UnknownIdError("episode", missing)
+

@@ -1,0 +1,182 @@
+"""The records the episodic tier takes and returns, and the argument checks its methods share."""
+
+from __future__ import annotations
+
+import enum
+import math
+import time as _time
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from . import codec
+from .errors import InvalidMemoryInputError, InvalidQueryError
+
+
+class Consolidation(enum.IntEnum):
+    """Where an episode stands in sleep consolidation."""
+
+    NEW = 0  #: not yet replayed
+    REPLAYED = 1  #: replayed into the slow weights at least once
+    CONSOLIDATED = 2  #: folded into the knowledge graph; a candidate for forgetting
+
+
+class Unset(enum.Enum):
+    """The type of :data:`UNSET`, "leave this field as it is" (``None`` means "clear it")."""
+
+    UNSET = enum.auto()
+
+
+UNSET = Unset.UNSET
+
+
+@dataclass(frozen=True, slots=True)
+class NewEpisode:
+    """An episode to store: its vector and what the agent knows about it.
+
+    ``input``/``output`` are arrays (stored as compressed ``.npy``, no pickles) or bytes; the input's digest
+    is computed for :meth:`EpisodicMemory.find_input`. ``time`` defaults to now (Unix seconds).
+    """
+
+    vector: Any
+    input: codec.Payload = None
+    output: codec.Payload = None
+    route: str = ""
+    confidence: float | None = None
+    label: int | None = None
+    reward: float | None = None
+    importance: float = 1.0
+    time: float | None = None
+
+    def to_row(self, now: float) -> dict[str, Any]:
+        """The row's values without the vector (checked apart, for the whole batch at once)."""
+        if not isinstance(self.route, str):
+            raise InvalidMemoryInputError(f"route must be a str, got {self.route!r}")
+        return {
+            "time": now if self.time is None else finite(self.time, "time", InvalidMemoryInputError),
+            "input_digest": codec.digest(self.input),
+            "input": codec.encode_payload(self.input, what="input"),
+            "output": codec.encode_payload(self.output, what="output"),
+            "route": self.route,
+            "confidence": optional_finite(self.confidence, "confidence"),
+            "label": None if self.label is None else int(self.label),
+            "reward": optional_finite(self.reward, "reward"),
+            "importance": finite(self.importance, "importance", InvalidMemoryInputError),
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class Episode:
+    """A stored episode. ``distance`` is set by searches; ``vector``/``input``/``output`` when asked for."""
+
+    id: int
+    time: float
+    route: str
+    confidence: float | None
+    label: int | None
+    reward: float | None
+    importance: float
+    access_count: int
+    last_access: float | None
+    consolidation: Consolidation
+    input_digest: bytes
+    distance: float | None = None
+    vector: np.ndarray | None = None
+    input: np.ndarray | bytes | None = None
+    output: np.ndarray | bytes | None = None
+
+
+def episode_from_row(row: Any, with_payload: bool, distance: float | None = None) -> Episode:
+    payload: dict[str, Any] = {}
+    if with_payload:
+        payload = {
+            "vector": codec.blob_to_vector(row.vector),
+            "input": codec.decode_payload(row.input),
+            "output": codec.decode_payload(row.output),
+        }
+    return Episode(
+        id=row.id,
+        time=row.time,
+        route=row.route,
+        confidence=row.confidence,
+        label=row.label,
+        reward=row.reward,
+        importance=row.importance,
+        access_count=row.access_count,
+        last_access=row.last_access,
+        consolidation=Consolidation(row.consolidation),
+        input_digest=row.input_digest,
+        distance=distance,
+        **payload,
+    )
+
+
+def now() -> float:
+    return _time.time()
+
+
+def id_list(ids: int | Iterable[int], kind: str = "episode") -> list[int]:
+    """Ids as a list of Python ints; one int is a list of one."""
+    out = []
+    for i in [ids] if isinstance(ids, int | np.integer) else ids:
+        if isinstance(i, bool) or not isinstance(i, int | np.integer):
+            raise InvalidQueryError(f"{kind} ids must be ints, got {i!r}")
+        out.append(int(i))
+    return out
+
+
+def positive_int(value: Any, name: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, int | np.integer) or value < 1:
+        raise InvalidQueryError(f"{name} must be a positive int, got {value!r}")
+    return int(value)
+
+
+def finite(value: Any, name: str, error: type[InvalidMemoryInputError] = InvalidQueryError) -> float:
+    try:
+        out = float(value)
+    except (TypeError, ValueError):
+        raise error(f"{name} must be a number, got {value!r}") from None
+    if not math.isfinite(out):
+        raise error(f"{name} must be finite, got {value!r}")
+    return out
+
+
+def optional_finite(value: Any, name: str) -> float | None:
+    return None if value is None else finite(value, name, InvalidMemoryInputError)
+
+
+def episode_filter(
+    since: float | None = None,
+    until: float | None = None,
+    *,
+    route: str | None = None,
+    label: int | None = None,
+    consolidation: Consolidation | int | None = None,
+    min_importance: float | None = None,
+) -> list[Any]:
+    """SQL conditions for ``since <= time < until`` and the equality / threshold filters."""
+    from .schema import episodes
+
+    where: list[Any] = []
+    lo = None if since is None else finite(since, "since")
+    hi = None if until is None else finite(until, "until")
+    if lo is not None and hi is not None and lo > hi:
+        raise InvalidQueryError(f"since ({since}) is after until ({until})")
+    if lo is not None:
+        where.append(episodes.c.time >= lo)
+    if hi is not None:
+        where.append(episodes.c.time < hi)
+    if route is not None:
+        where.append(episodes.c.route == route)
+    if label is not None:
+        where.append(episodes.c.label == int(label))
+    if consolidation is not None:
+        try:
+            where.append(episodes.c.consolidation == int(Consolidation(consolidation)))
+        except ValueError:
+            raise InvalidQueryError(f"unknown consolidation state {consolidation!r}") from None
+    if min_importance is not None:
+        where.append(episodes.c.importance >= finite(min_importance, "min_importance"))
+    return where

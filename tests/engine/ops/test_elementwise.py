@@ -1,0 +1,393 @@
+"""Elementwise kernels (math, logic, activations, casts) against onnxruntime on random inputs.
+
+Each check builds a single-node ONNX model, runs it in onnxruntime, and calls the registered RONN kernel
+directly with the same inputs; dtype, shape and values must agree.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import onnx
+import onnxruntime as ort
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from hypothesis.extra.numpy import array_shapes, mutually_broadcastable_shapes
+from onnx import helper
+
+from engine.ops.registry import lookup
+
+FAST = settings(max_examples=25, deadline=None)
+
+FLOATS = [np.float32, np.float64, np.float16]
+INTS = [np.int8, np.int16, np.int32, np.int64, np.uint8, np.uint16, np.uint32, np.uint64]
+SIGNED = [np.int8, np.int16, np.int32, np.int64]
+
+
+def _ort_run(op, inputs, attrs, opset):
+    names = [f"i{k}" if x is not None else "" for k, x in enumerate(inputs)]
+    node = helper.make_node(op, names, ["y"], **attrs)
+    graph_inputs = [
+        helper.make_tensor_value_info(n, helper.np_dtype_to_tensor_dtype(x.dtype), x.shape)
+        for n, x in zip(names, inputs, strict=True)
+        if x is not None
+    ]
+    graph = helper.make_graph([node], "g", graph_inputs, [helper.make_value_info("y", onnx.TypeProto())])
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", opset)])
+    model.ir_version = 10
+    try:
+        sess = ort.InferenceSession(model.SerializeToString(), providers=["CPUExecutionProvider"])
+    except Exception as exc:  # onnxruntime has no kernel for this type combination
+        if "NOT_IMPLEMENTED" in str(exc) or "Could not find an implementation" in str(exc):
+            pytest.skip(f"onnxruntime has no {op} kernel for these types")
+        raise
+    feeds = {n: x for n, x in zip(names, inputs, strict=True) if x is not None}
+    return sess.run(None, feeds)[0]
+
+
+def _ronn_run(op, inputs, attrs, opset):
+    spec = lookup(op, "", opset)
+    while inputs and inputs[-1] is None:
+        inputs = inputs[:-1]
+    (y, *_) = spec.fn(*inputs, **attrs)
+    return y
+
+
+def check(op, inputs, attrs=None, opset=18, rtol=1e-5, atol=1e-6):
+    attrs = attrs or {}
+    expected = _ort_run(op, list(inputs), attrs, opset)
+    got = _ronn_run(op, list(inputs), attrs, opset)
+    assert isinstance(got, np.ndarray), f"{op} returned {type(got).__name__}, not an ndarray"
+    assert got.dtype == expected.dtype, f"{op}: dtype {got.dtype} != onnxruntime's {expected.dtype}"
+    assert got.shape == expected.shape, f"{op}: shape {got.shape} != onnxruntime's {expected.shape}"
+    if got.dtype == np.float16:
+        rtol, atol = max(rtol, 2e-3), max(atol, 1e-3)
+    if got.dtype.kind == "f":
+        np.testing.assert_allclose(got, expected, rtol=rtol, atol=atol, equal_nan=True, err_msg=op)
+    else:
+        np.testing.assert_array_equal(got, expected, err_msg=op)
+
+
+def _rand(rng, shape, dtype, low=-5.0, high=5.0):
+    dtype = np.dtype(dtype)
+    if dtype == np.bool_:
+        return rng.random(shape) < 0.5
+    if dtype.kind in "iu":
+        info = np.iinfo(dtype)
+        lo, hi = max(int(low), info.min), min(int(high), info.max)
+        return rng.integers(lo, hi, size=shape, endpoint=True).astype(dtype)
+    return rng.uniform(low, high, size=shape).astype(dtype)
+
+
+shapes = array_shapes(min_dims=0, max_dims=4, min_side=0, max_side=5)
+seeds = st.integers(0, 2**32 - 1)
+
+# -------------------------------------------------------------------------------------------------- unary math
+
+UNARY_FLOAT = {
+    # op: (low, high) input range where the function is defined and well conditioned
+    "Abs": (-5, 5), "Neg": (-5, 5), "Sign": (-2, 2), "Ceil": (-5, 5), "Floor": (-5, 5), "Round": (-5, 5),
+    "Reciprocal": (0.1, 5), "Sqrt": (0, 10), "Exp": (-20, 20), "Log": (0.01, 100), "Sin": (-7, 7),
+    "Cos": (-7, 7), "Tan": (-1.5, 1.5), "Asin": (-1, 1), "Acos": (-1, 1), "Atan": (-10, 10),
+    "Sinh": (-10, 10), "Cosh": (-10, 10), "Asinh": (-10, 10), "Acosh": (1, 10), "Atanh": (-0.99, 0.99),
+    "Erf": (-5, 5), "Tanh": (-10, 10), "Relu": (-5, 5), "Sigmoid": (-30, 30), "Softplus": (-30, 30),
+    "Softsign": (-5, 5), "HardSwish": (-5, 5), "Mish": (-10, 10), "IsNaN": (-5, 5),
+}
+
+
+@pytest.mark.parametrize("op", sorted(UNARY_FLOAT))
+@pytest.mark.parametrize("dtype", [np.float32, np.float64], ids=["f32", "f64"])
+@FAST
+@given(shape=shapes, seed=seeds)
+def test_unary_float(op, dtype, shape, seed):
+    low, high = UNARY_FLOAT[op]
+    x = _rand(np.random.default_rng(seed), shape, dtype, low, high)
+    check(op, [x], opset=18 if op != "HardSwish" else 22)
+
+
+@pytest.mark.parametrize("op", ["Abs", "Neg", "Sign", "Exp", "Log", "Sqrt", "Tanh", "Sigmoid", "Relu", "Erf"])
+def test_unary_float16(op):
+    x = _rand(np.random.default_rng(0), (3, 7), np.float16, 0.1, 4)
+    check(op, [x])
+
+
+@pytest.mark.parametrize("op", ["Abs", "Neg", "Sign", "Relu"])
+@pytest.mark.parametrize("dtype", SIGNED)
+def test_unary_signed_int(op, dtype):
+    x = _rand(np.random.default_rng(1), (4, 5), dtype, -100, 100)
+    check(op, [x], opset=18)
+
+
+def test_round_halves_to_even():
+    x = np.array([0.5, 1.5, 2.5, -0.5, -1.5, -2.5, 2.4999, 0.0, -0.0, np.inf, np.nan], dtype=np.float32)
+    check("Round", [x])
+
+
+def test_special_values_match_onnxruntime():
+    x = np.array([0.0, -0.0, np.inf, -np.inf, np.nan, 1e-30, -1e30, 88.0, -88.0, 1e4, -1e4], np.float32)
+    for op in ["Exp", "Sigmoid", "Tanh", "Softplus", "Relu", "Abs", "Sign", "Erf", "Mish", "Softsign"]:
+        check(op, [x], rtol=1e-6, atol=1e-37)  # onnxruntime flushes denormal results to zero
+
+
+def test_erf_is_accurate_to_float32_rounding():
+    x64 = np.concatenate([np.linspace(-7, 7, 20001), np.logspace(-38, 0.5, 500), [1.0, -1.0, 0.9999999]])
+    expected = np.array([math.erf(v) for v in x64])
+    (got,) = lookup("Erf", "", 13).fn(x64.astype(np.float32))
+    assert got.dtype == np.float32
+    np.testing.assert_allclose(got, expected.astype(np.float32), rtol=1.2e-7, atol=0)
+    (got64,) = lookup("Erf", "", 13).fn(x64)
+    np.testing.assert_allclose(got64, expected, rtol=1e-14, atol=0)
+
+
+def test_sigmoid_is_stable_at_extremes():
+    x = np.array([-1000.0, -100.0, -20.0, 0.0, 20.0, 100.0, 1000.0], np.float32)
+    (y,) = lookup("Sigmoid", "", 13).fn(x)
+    assert np.all(np.isfinite(y))
+    np.testing.assert_allclose(y, [0.0, 3.7200760e-44, 2.0611537e-09, 0.5, 1.0, 1.0, 1.0], rtol=1e-5)
+
+
+@pytest.mark.parametrize("detect_negative,detect_positive", [(1, 1), (0, 1), (1, 0), (0, 0)])
+def test_isinf(detect_negative, detect_positive):
+    x = np.array([np.inf, -np.inf, np.nan, 0.0, 3.0, -1e38], np.float32)
+    check("IsInf", [x], {"detect_negative": detect_negative, "detect_positive": detect_positive})
+
+
+# -------------------------------------------------------------------------------------------------- activations
+
+ACTIVATIONS = [
+    ("LeakyRelu", {"alpha": 0.1}, 16), ("LeakyRelu", {}, 16), ("Elu", {"alpha": 0.7}, 6),
+    ("Selu", {}, 6), ("Selu", {"alpha": 1.5, "gamma": 2.0}, 6), ("Celu", {"alpha": 2.0}, 12),
+    ("HardSigmoid", {"alpha": 0.3, "beta": 0.4}, 6), ("ThresholdedRelu", {"alpha": 0.5}, 10),
+    ("Shrink", {"bias": 0.5, "lambd": 1.0}, 9), ("Shrink", {}, 9), ("Gelu", {}, 20),
+    ("Gelu", {"approximate": "tanh"}, 20), ("Swish", {"alpha": 0.8}, 24), ("Swish", {}, 24),
+]
+
+
+@pytest.mark.parametrize("op,attrs,opset", ACTIVATIONS, ids=[f"{a[0]}-{i}" for i, a in enumerate(ACTIVATIONS)])
+@FAST
+@given(shape=shapes, seed=seeds)
+def test_activation(op, attrs, opset, shape, seed):
+    x = _rand(np.random.default_rng(seed), shape, np.float32, -6, 6)
+    check(op, [x], attrs, opset=opset)
+
+
+@pytest.mark.parametrize("dtype", [np.int8, np.int32, np.uint8, np.float64])
+def test_shrink_other_types(dtype):
+    x = _rand(np.random.default_rng(2), (20,), dtype, -10 if np.dtype(dtype).kind != "u" else 0, 10)
+    check("Shrink", [x], {"bias": 1.0, "lambd": 2.0}, opset=9)
+
+
+@FAST
+@given(data=st.data(), seed=seeds)
+def test_prelu_unidirectional_broadcast(data, seed):
+    x_shape = data.draw(array_shapes(min_dims=1, max_dims=4, min_side=1, max_side=4))
+    k = data.draw(st.integers(0, len(x_shape)))
+    slope_shape = tuple(d if data.draw(st.booleans()) else 1 for d in x_shape[len(x_shape) - k:])
+    rng = np.random.default_rng(seed)
+    check("PRelu", [_rand(rng, x_shape, np.float32), _rand(rng, slope_shape, np.float32, 0, 1)], opset=16)
+
+
+# -------------------------------------------------------------------------------------------------- binary
+
+ARITH = ["Add", "Sub", "Mul", "Div", "Max", "Min"]
+
+
+@pytest.mark.parametrize("op", ARITH)
+@pytest.mark.parametrize("dtype", [np.float32, np.float64, np.int32, np.int64, np.int8, np.uint8, np.uint64])
+@FAST
+@given(shapes2=mutually_broadcastable_shapes(num_shapes=2, max_dims=4, max_side=4), seed=seeds)
+def test_binary_arith(op, dtype, shapes2, seed):
+    rng = np.random.default_rng(seed)
+    a_shape, b_shape = shapes2.input_shapes
+    a = _rand(rng, a_shape, dtype, -100, 100)
+    b = _rand(rng, b_shape, dtype, -100, 100)
+    if op == "Div" and np.dtype(dtype).kind in "iu":
+        b[b == 0] = 3
+    check(op, [a, b], opset=14 if op in ARITH[:4] else 13)
+
+
+def test_integer_division_truncates_toward_zero():
+    a = np.array([7, -7, 7, -7, 6, -6, 0, -1, 1], np.int32)
+    b = np.array([2, 2, -2, -2, 3, -3, 5, 4, -4], np.int32)
+    check("Div", [a, b], opset=14)
+    check("Div", [a.astype(np.int64), b.astype(np.int64)], opset=14)
+
+
+@pytest.mark.parametrize("fmod", [0, 1])
+@pytest.mark.parametrize("dtype", [np.int32, np.int64, np.int8, np.uint16, np.float32, np.float64])
+@FAST
+@given(shapes2=mutually_broadcastable_shapes(num_shapes=2, max_dims=3, max_side=4), seed=seeds)
+def test_mod(fmod, dtype, shapes2, seed):
+    if np.dtype(dtype).kind == "f" and fmod == 0:
+        pytest.skip("onnxruntime requires fmod=1 for floats")
+    rng = np.random.default_rng(seed)
+    a = _rand(rng, shapes2.input_shapes[0], dtype, -50, 50)
+    b = _rand(rng, shapes2.input_shapes[1], dtype, -9, 9)
+    b[b == 0] = 7
+    check("Mod", [a, b], {"fmod": fmod}, opset=13)
+
+
+POW_TYPES = [
+    (np.float32, np.float32), (np.float32, np.int64), (np.float32, np.int32), (np.float64, np.float32),
+    (np.int32, np.int32), (np.int64, np.int64), (np.int32, np.float32), (np.int64, np.float64),
+    (np.float32, np.float64), (np.float16, np.float16),
+]
+
+
+@pytest.mark.parametrize("base_t,exp_t", POW_TYPES, ids=lambda t: np.dtype(t).name)
+@FAST
+@given(shapes2=mutually_broadcastable_shapes(num_shapes=2, max_dims=3, max_side=4), seed=seeds)
+def test_pow_mixed_types(base_t, exp_t, shapes2, seed):
+    rng = np.random.default_rng(seed)
+    base = _rand(rng, shapes2.input_shapes[0], base_t, 0 if np.dtype(base_t).kind == "f" else -5, 5)
+    exponent = _rand(rng, shapes2.input_shapes[1], exp_t, 0, 4)
+    if np.dtype(base_t).kind == "f" and np.dtype(exp_t).kind == "f":
+        exponent = _rand(rng, shapes2.input_shapes[1], exp_t, -2, 3)
+    check("Pow", [base, exponent], opset=15, rtol=1e-4)
+
+
+def test_pow_square_fast_path():
+    x = _rand(np.random.default_rng(3), (5, 6), np.float32)
+    check("Pow", [x, np.array(2.0, np.float32)], opset=15)
+    check("Pow", [x.astype(np.int32), np.array(2, np.int64)], opset=15)
+
+
+@pytest.mark.parametrize("direction", ["LEFT", "RIGHT"])
+@pytest.mark.parametrize("dtype", [np.uint8, np.uint16, np.uint32, np.uint64])
+@FAST
+@given(shapes2=mutually_broadcastable_shapes(num_shapes=2, max_dims=3, max_side=4), seed=seeds)
+def test_bitshift(direction, dtype, shapes2, seed):
+    rng = np.random.default_rng(seed)
+    bits = np.dtype(dtype).itemsize * 8
+    x = _rand(rng, shapes2.input_shapes[0], dtype, 0, 255)
+    y = _rand(rng, shapes2.input_shapes[1], dtype, 0, bits - 1)
+    check("BitShift", [x, y], {"direction": direction}, opset=11)
+
+
+def test_bitshift_out_of_range_counts_give_zero():
+    x = np.array([1, 255, 7, 128], np.uint8)
+    y = np.array([8, 9, 200, 0], np.uint8)
+    (left,) = lookup("BitShift", "", 11).fn(x, y, direction="LEFT")
+    (right,) = lookup("BitShift", "", 11).fn(x, y, direction="RIGHT")
+    np.testing.assert_array_equal(left, [0, 0, 0, 128])
+    np.testing.assert_array_equal(right, [0, 0, 0, 128])
+    assert left.dtype == right.dtype == np.uint8
+
+
+@pytest.mark.parametrize("op", ["BitwiseAnd", "BitwiseOr", "BitwiseXor"])
+@pytest.mark.parametrize("dtype", [np.int8, np.int32, np.uint8, np.uint64])
+def test_bitwise(op, dtype):
+    rng = np.random.default_rng(4)
+    check(op, [_rand(rng, (3, 4), dtype, -100, 100), _rand(rng, (4,), dtype, -100, 100)])
+    check("BitwiseNot", [_rand(rng, (3, 4), dtype, -100, 100)])
+
+
+COMPARE = ["Equal", "Greater", "GreaterOrEqual", "Less", "LessOrEqual"]
+
+
+@pytest.mark.parametrize("op", COMPARE)
+@pytest.mark.parametrize("dtype", [np.float32, np.int32, np.int64, np.uint8])
+@FAST
+@given(shapes2=mutually_broadcastable_shapes(num_shapes=2, max_dims=4, max_side=4), seed=seeds)
+def test_compare(op, dtype, shapes2, seed):
+    rng = np.random.default_rng(seed)
+    a = _rand(rng, shapes2.input_shapes[0], dtype, 0, 3)
+    b = _rand(rng, shapes2.input_shapes[1], dtype, 0, 3)
+    check(op, [a, b], opset=19 if op == "Equal" else 16)
+
+
+@pytest.mark.parametrize("op", ["And", "Or", "Xor"])
+@FAST
+@given(shapes2=mutually_broadcastable_shapes(num_shapes=2, max_dims=4, max_side=4), seed=seeds)
+def test_logical(op, shapes2, seed):
+    rng = np.random.default_rng(seed)
+    a = _rand(rng, shapes2.input_shapes[0], np.bool_)
+    b = _rand(rng, shapes2.input_shapes[1], np.bool_)
+    check(op, [a, b])
+    check("Not", [a])
+
+
+# -------------------------------------------------------------------------------------------------- variadic
+
+@pytest.mark.parametrize("op", ["Sum", "Mean", "Max", "Min"])
+@FAST
+@given(shapes_n=mutually_broadcastable_shapes(num_shapes=3, max_dims=4, max_side=4), n=st.integers(1, 3),
+       seed=seeds)
+def test_variadic(op, shapes_n, n, seed):
+    rng = np.random.default_rng(seed)
+    inputs = [_rand(rng, s, np.float32) for s in shapes_n.input_shapes[:n]]
+    check(op, inputs, opset=13)
+
+
+@pytest.mark.parametrize("dtype", [np.int32, np.uint8, np.int64])
+def test_max_min_integers(dtype):
+    rng = np.random.default_rng(5)
+    xs = [_rand(rng, (2, 3), dtype, 0, 50), _rand(rng, (3,), dtype, 0, 50), _rand(rng, (), dtype, 0, 50)]
+    check("Max", xs, opset=13)
+    check("Min", xs, opset=13)
+
+
+@FAST
+@given(shapes_n=mutually_broadcastable_shapes(num_shapes=3, max_dims=4, max_side=4), seed=seeds)
+def test_where(shapes_n, seed):
+    rng = np.random.default_rng(seed)
+    c_shape, x_shape, y_shape = shapes_n.input_shapes
+    check("Where", [_rand(rng, c_shape, np.bool_), _rand(rng, x_shape, np.float32), _rand(rng, y_shape, np.float32)],
+          opset=16)
+    check("Where", [_rand(rng, c_shape, np.bool_), _rand(rng, x_shape, np.int64), _rand(rng, y_shape, np.int64)],
+          opset=16)
+
+
+# -------------------------------------------------------------------------------------------------- clip
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64, np.int32, np.int64, np.uint8, np.int8])
+@pytest.mark.parametrize("bounds", [(-1, 2), (None, 2), (-1, None), (None, None), (3, 1)])
+def test_clip_optional_bounds(dtype, bounds):
+    rng = np.random.default_rng(6)
+    x = _rand(rng, (4, 5), dtype, -5 if np.dtype(dtype).kind != "u" else 0, 5)
+    lo, hi = (None if b is None else np.array(max(b, 0) if np.dtype(dtype).kind == "u" else b, dtype)
+              for b in bounds)
+    check("Clip", [x, lo, hi], opset=13)
+    check("Clip", [x[0, 0].copy(), lo, hi], opset=13)  # 0-d input
+
+
+def test_clip_attributes_before_opset_11():
+    x = _rand(np.random.default_rng(7), (3, 4), np.float32)
+    check("Clip", [x], {"min": -1.0, "max": 0.5}, opset=6)
+    check("Clip", [x], {"max": 0.5}, opset=6)
+
+
+# -------------------------------------------------------------------------------------------------- cast
+
+CAST_TYPES = [np.float32, np.float64, np.float16, np.int8, np.int16, np.int32, np.int64, np.uint8, np.uint16,
+              np.uint32, np.uint64, np.bool_]
+
+
+@pytest.mark.parametrize("src", CAST_TYPES, ids=lambda t: np.dtype(t).name)
+@pytest.mark.parametrize("dst", CAST_TYPES, ids=lambda t: np.dtype(t).name)
+def test_cast_all_pairs(src, dst):
+    rng = np.random.default_rng(8)
+    x = _rand(rng, (3, 4), src, 0, 100)
+    if np.dtype(src).kind == "f":
+        x = (x + np.array([[0.4], [0.5], [0.75]], dtype=src)).astype(src)  # truncation toward zero
+        x[0, 0] = 0
+    to = helper.np_dtype_to_tensor_dtype(np.dtype(dst))
+    check("Cast", [x], {"to": to}, opset=19)
+    check("CastLike", [x, np.zeros(1, dst)], opset=19)
+
+
+def test_cast_negative_floats_to_signed_truncate():
+    x = np.array([-1.5, -0.7, 0.7, 2.9, -120.2], np.float32)
+    for dst in [np.int8, np.int32, np.int64]:
+        check("Cast", [x], {"to": helper.np_dtype_to_tensor_dtype(np.dtype(dst))}, opset=19)
+    check("Cast", [np.array([np.nan, 0.0, -0.0, np.inf], np.float32)], {"to": onnx.TensorProto.BOOL}, opset=19)
+
+
+def test_cast_accepts_opset1_type_names_and_saturate():
+    x = np.array([1.5, -2.0], np.float32)
+    (y,) = lookup("Cast", "", 1).fn(x, to="INT32")
+    np.testing.assert_array_equal(y, np.array([1, -2], np.int32))
+    (y,) = lookup("Cast", "", 19).fn(x, to=onnx.TensorProto.FLOAT16, saturate=0)
+    assert y.dtype == np.float16

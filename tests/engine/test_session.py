@@ -1,0 +1,189 @@
+"""InferenceSession: onnxruntime's API, clear errors for bad feeds, threads, async, weight updates."""
+
+from __future__ import annotations
+
+import threading
+
+import numpy as np
+import onnx
+import pytest
+from onnx import TensorProto, helper, numpy_helper
+
+import ronn
+from engine.errors import InvalidInputError, ProviderError
+from engine.options import GraphOptimizationLevel, SessionOptions
+from engine.session import InferenceSession
+
+ort = pytest.importorskip("onnxruntime")
+
+
+def mlp_model(batch: int | str = "batch") -> onnx.ModelProto:
+    rng = np.random.default_rng(0)
+    w1 = rng.normal(size=(8, 16)).astype(np.float32)
+    w2 = rng.normal(size=(16, 3)).astype(np.float32)
+    graph = helper.make_graph(
+        [
+            helper.make_node("MatMul", ["x", "w1"], ["h"]),
+            helper.make_node("Relu", ["h"], ["r"]),
+            helper.make_node("MatMul", ["r", "w2"], ["logits"]),
+            helper.make_node("Softmax", ["logits"], ["probs"], axis=-1),
+        ],
+        "mlp",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, [batch, 8])],
+        [
+            helper.make_tensor_value_info("logits", TensorProto.FLOAT, [batch, 3]),
+            helper.make_tensor_value_info("probs", TensorProto.FLOAT, [batch, 3]),
+        ],
+        [numpy_helper.from_array(w1, "w1"), numpy_helper.from_array(w2, "w2")],
+    )
+    return helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+
+
+@pytest.fixture(scope="module")
+def pair() -> tuple[InferenceSession, object]:
+    blob = mlp_model().SerializeToString()
+    return InferenceSession(blob), ort.InferenceSession(blob, providers=["CPUExecutionProvider"])
+
+
+def test_outputs_match_onnxruntime(pair) -> None:
+    ours, theirs = pair
+    x = np.random.default_rng(1).normal(size=(5, 8)).astype(np.float32)
+    for a, b in zip(ours.run(None, {"x": x}), theirs.run(None, {"x": x}), strict=True):
+        np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
+        assert a.dtype == b.dtype
+
+
+def test_node_args_match_onnxruntime(pair) -> None:
+    ours, theirs = pair
+    for a, b in ((ours.get_inputs(), theirs.get_inputs()), (ours.get_outputs(), theirs.get_outputs())):
+        assert [(i.name, i.shape, i.type) for i in a] == [(i.name, i.shape, i.type) for i in b]
+
+
+def test_output_selection_and_order(pair) -> None:
+    ours, _ = pair
+    x = np.ones((2, 8), np.float32)
+    logits, probs = ours.run(None, {"x": x})
+    (p,) = ours.run(["probs"], {"x": x})
+    np.testing.assert_array_equal(p, probs)
+    q, lg = ours.run(["probs", "logits"], {"x": x})
+    np.testing.assert_array_equal(lg, logits)
+
+
+@pytest.mark.parametrize(
+    ("feed", "match"),
+    [
+        ({}, "missing input 'x'"),
+        ({"x": np.ones((2, 8), np.float32), "y": np.ones(1)}, "unknown input name 'y'"),
+        ({"X": np.ones((2, 8), np.float32)}, "unknown input name 'X'"),
+        ({"x": np.ones((2, 8), np.float64)}, "dtype float64.*expects float32"),
+        ({"x": np.ones((2, 8), np.int64)}, "dtype int64"),
+        ({"x": np.ones((8,), np.float32)}, "rank 1.*rank 2"),
+        ({"x": np.ones((2, 7), np.float32)}, "dimension 1 must be 8, got 7"),
+        ({"x": "hello"}, "must be a numpy array"),
+    ],
+)
+def test_bad_feeds_raise_invalid_input(pair, feed, match) -> None:
+    ours, _ = pair
+    with pytest.raises(InvalidInputError, match=match):
+        ours.run(None, feed)
+
+
+def test_bad_feed_container_and_output_name(pair) -> None:
+    ours, _ = pair
+    with pytest.raises(InvalidInputError, match="dict"):
+        ours.run(None, [np.ones((2, 8), np.float32)])  # type: ignore[arg-type]
+    with pytest.raises(InvalidInputError, match="unknown output name 'nope'"):
+        ours.run(["nope"], {"x": np.ones((2, 8), np.float32)})
+
+
+def test_static_dimension_is_enforced() -> None:
+    sess = InferenceSession(mlp_model(batch=1).SerializeToString())
+    sess.run(None, {"x": np.ones((1, 8), np.float32)})
+    with pytest.raises(InvalidInputError, match="dimension 0 must be 1, got 4"):
+        sess.run(None, {"x": np.ones((4, 8), np.float32)})
+
+
+def test_concurrent_runs_from_threads_are_correct(pair) -> None:
+    ours, theirs = pair
+    rng = np.random.default_rng(2)
+    inputs = [rng.normal(size=(3, 8)).astype(np.float32) for _ in range(8)]
+    expected = [theirs.run(None, {"x": x})[1] for x in inputs]
+    errors: list[BaseException] = []
+
+    def worker(k: int) -> None:
+        try:
+            for _ in range(50):
+                (p,) = ours.run(["probs"], {"x": inputs[k]})
+                np.testing.assert_allclose(p, expected[k], rtol=1e-5, atol=1e-6)
+        except BaseException as exc:  # collected and re-raised in the main thread
+            errors.append(exc)
+
+    threads = [threading.Thread(target=worker, args=(k,)) for k in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not errors, errors[0]
+
+
+async def test_run_async_under_trio(pair) -> None:
+    ours, _ = pair
+    x = np.ones((2, 8), np.float32)
+    (p,) = await ours.run_async(["probs"], {"x": x})
+    np.testing.assert_array_equal(p, ours.run(["probs"], {"x": x})[0])
+
+
+def test_run_async_under_asyncio(pair) -> None:
+    import asyncio
+
+    ours, _ = pair
+    x = np.ones((2, 8), np.float32)
+    (p,) = asyncio.run(ours.run_async(["probs"], {"x": x}))
+    np.testing.assert_array_equal(p, ours.run(["probs"], {"x": x})[0])
+
+
+def test_update_weights_swaps_atomically_and_validates() -> None:
+    sess = InferenceSession(mlp_model().SerializeToString())
+    x = np.ones((1, 8), np.float32)
+    before = sess.run(["logits"], {"x": x})[0]
+    w2 = np.zeros((16, 3), np.float32)
+    sess.update_weights({"w2": w2})
+    np.testing.assert_array_equal(sess.run(["logits"], {"x": x})[0], np.zeros((1, 3), np.float32))
+    assert not np.array_equal(before, np.zeros((1, 3)))
+    with pytest.raises(InvalidInputError, match="no initializer named 'w9'"):
+        sess.update_weights({"w9": w2})
+    with pytest.raises(InvalidInputError, match="shape"):
+        sess.update_weights({"w2": np.zeros((3, 16), np.float32)})
+    with pytest.raises(InvalidInputError, match="dtype"):
+        sess.update_weights({"w2": np.zeros((16, 3), np.float64)})
+
+
+def test_outputs_never_alias_weights() -> None:
+    w = np.arange(4, dtype=np.float32)
+    graph = helper.make_graph(
+        [helper.make_node("Identity", ["w"], ["y"])], "g", [],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, [4])], [numpy_helper.from_array(w, "w")],
+    )
+    sess = InferenceSession(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)]))
+    (y,) = sess.run(None, {})
+    y += 100  # the caller owns its outputs
+    np.testing.assert_array_equal(sess.run(None, {})[0], w)
+
+
+def test_providers_and_options() -> None:
+    blob = mlp_model().SerializeToString()
+    assert "CPUExecutionProvider" in ronn.get_available_providers()
+    sess = InferenceSession(blob, providers=["CPUExecutionProvider"])
+    assert sess.get_providers() == ["CPUExecutionProvider"]
+    with pytest.raises(ProviderError, match="unknown execution provider 'TPUExecutionProvider'"):
+        InferenceSession(blob, providers=["TPUExecutionProvider"])
+    opts = SessionOptions()
+    opts.graph_optimization_level = GraphOptimizationLevel.ORT_DISABLE_ALL
+    opts.intra_op_num_threads = 1
+    assert InferenceSession(blob, sess_options=opts).get_session_options().intra_op_num_threads == 1
+    with pytest.raises(ValueError):
+        opts.intra_op_num_threads = -1
+    with pytest.raises(ValueError):
+        opts.graph_optimization_level = 7
+    with pytest.raises(AttributeError):
+        opts.no_such_option = 1  # type: ignore[attr-defined]
