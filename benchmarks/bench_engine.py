@@ -110,7 +110,9 @@ def bench_model(path: Path, args: argparse.Namespace, progress: Progress, task: 
         session = InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
         ours_run = session.run
         expected, got = reference.run(None, feeds), session.run(None, feeds)
-        diff = max(float(np.max(np.abs(np.asarray(g, np.float64) - e))) for g, e in zip(got, expected, strict=True))
+        diff = max(
+            float(np.max(np.abs(np.asarray(g, np.float64) - e))) for g, e in zip(got, expected, strict=True)
+        )
     except Exception as exc:  # a missing kernel must not stop the other models' rows
         error = f"{type(exc).__name__}: {str(exc).splitlines()[0][:200]}"
         ours_run, diff = None, None

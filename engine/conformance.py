@@ -116,3 +116,8 @@ def per_op_summary(results: Iterable[NodeTestResult]) -> dict[str, tuple[int, in
 
 
 np.seterr(all="ignore")  # kernels compute inf/nan where ONNX says so; warnings would only be noise
+
+
+# Node tests we fail today, one by one, with the reason. They are skipped in the pytest run of the suite
+# (tests/conformance/test_onnx_backend.py) but counted as failures in the totals (test_coverage.py).
+KNOWN_FAILURES: dict[str, str] = {}

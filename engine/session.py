@@ -21,9 +21,10 @@ import onnx
 from onnx import helper
 
 from engine import ir
-from engine.errors import InvalidInputError, ProviderError
+from engine.errors import InvalidInputError, ModelError, ProviderError
 from engine.loader import ModelSource, load_model
 from engine.options import SessionOptions
+from engine.passes.manager import optimize
 from engine.plan import Plan
 
 KNOWN_PROVIDERS = ("CPUExecutionProvider", "BitNetExecutionProvider", "CUDAExecutionProvider")
@@ -122,6 +123,12 @@ class InferenceSession:
             self._graph = path_or_bytes
         else:
             self._graph = load_model(path_or_bytes, check=check_model)
+        try:
+            self._graph = optimize(
+                self._graph, self._options.optimization_level, self._options.disabled_optimizers
+            )
+        except ValueError as exc:
+            raise ModelError(str(exc)) from exc
         self._plan = Plan(self._graph)
         self._template = self._plan.template
         for array in self._graph.initializers.values():

@@ -186,9 +186,7 @@ class Database:
             if revision == migrations.head_revision():
                 return
         migrations.upgrade(conn)
-        conn.execute(
-            ronn_meta.insert().prefix_with("OR IGNORE").values(key="application", value=APPLICATION)
-        )
+        conn.execute(ronn_meta.insert().prefix_with("OR IGNORE").values(key="application", value=APPLICATION))
         problems = conn.execute(text("PRAGMA foreign_key_check")).all()
         if problems:  # a migration broke a reference: roll everything back
             raise DatabaseVersionError(f"migration left dangling references: {problems[:5]}")

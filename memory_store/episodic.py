@@ -177,7 +177,7 @@ class EpisodicMemory:
         found = self._db.read(lambda c: self._rows(c, ids, with_payload))
         missing = set(ids) - found.keys()
         if missing:
-            raise UnknownIdError("episode", missing)
+            raise UnknownIdError("episode id", missing)
         return [episode_from_row(found[i], with_payload) for i in ids]
 
     def between(
@@ -327,11 +327,15 @@ class EpisodicMemory:
             stmt = select(episodes.c.id, episodes.c.vector).where(episodes.c.id > above)
             if below is not None:
                 stmt = stmt.where(episodes.c.id < below)
-            rows = self._db.read(lambda c, s=stmt: c.execute(s.order_by(episodes.c.id).limit(_REBUILD_CHUNK)).all())
+            rows = self._db.read(
+                lambda c, s=stmt: c.execute(s.order_by(episodes.c.id).limit(_REBUILD_CHUNK)).all()
+            )
             if not rows:
                 return added
             ids = np.fromiter((r.id for r in rows), dtype=np.int64, count=len(rows))
-            self._index.add(ids, codec.blobs_to_matrix([r.vector for r in rows], self._index.dim), threads=threads)
+            self._index.add(
+                ids, codec.blobs_to_matrix([r.vector for r in rows], self._index.dim), threads=threads
+            )
             above, added = int(ids[-1]), added + len(rows)
 
     def _ensure_index(self) -> None:
@@ -341,8 +345,10 @@ class EpisodicMemory:
     def _open_index(self) -> None:
         """Load the index file, or rebuild it from the rows; then catch up and reconcile counts."""
         assert self._dim is not None
-        index, why = (None, "in-memory database") if self._index_path is None else EpisodeIndex.load(
-            self._index_path, self._dim, self.space, self._params
+        index, why = (
+            (None, "in-memory database")
+            if self._index_path is None
+            else EpisodeIndex.load(self._index_path, self._dim, self.space, self._params)
         )
         if self._index_path is not None:
             remove_stale_temporaries(self._index_path)
@@ -371,7 +377,8 @@ class EpisodicMemory:
             chunk = lacking[start : start + _REBUILD_CHUNK]
             found = self._db.read(lambda c, ch=chunk: self._rows(c, ch, True))
             self._index.add_missing(
-                np.asarray(chunk, np.int64), codec.blobs_to_matrix([found[i].vector for i in chunk], self._index.dim)
+                np.asarray(chunk, np.int64),
+                codec.blobs_to_matrix([found[i].vector for i in chunk], self._index.dim),
             )
         self._index.live = len(ids)
 
@@ -397,5 +404,4 @@ class EpisodicMemory:
         stmt = select(episodes.c.id).where(episodes.c.id.in_(bindparam("ids", expanding=True)))
         missing = set(ids) - set(conn.execute(stmt, {"ids": ids}).scalars())
         if missing:
-            raise UnknownIdError("episode", missing)
-
+            raise UnknownIdError("episode id", missing)

@@ -1,8 +1,8 @@
 """Errors raised by the memory store.
 
-They derive from the project's root :class:`engine.errors.RonnError`, so a user catches everything RONN raises
-on purpose with one ``except RonnError``. ``engine.errors`` is a leaf module that imports nothing; importing it
-is the one sanctioned dependency of ``memory_store`` on ``engine`` (see DESIGN.md, "Layout")::
+They derive from the project's root :class:`engine.errors.RonnError`, so a user catches everything RONN
+raises on purpose with one ``except RonnError``. ``engine.errors`` is a leaf module that imports nothing;
+importing it is the one sanctioned dependency of ``memory_store`` on ``engine`` (DESIGN.md, "Layout")::
 
     RonnError (engine.errors)
     └── MemoryStoreError            base of everything the memory store raises on purpose
@@ -19,7 +19,7 @@ Every check runs before anything is written: a call that raises leaves the datab
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Hashable, Iterable
 
 from engine.errors import InvalidInputError, RonnError
 
@@ -41,13 +41,16 @@ class InvalidQueryError(InvalidMemoryInputError):
 
 
 class UnknownIdError(MemoryStoreError, KeyError):
-    """Some of the given ids are not in the database; ``ids`` lists them (sorted)."""
+    """Some of the given ids (or working-memory keys) are unknown; ``ids`` lists them, sorted."""
 
-    def __init__(self, kind: str, ids: Iterable[int]) -> None:
+    def __init__(self, kind: str, ids: Iterable[Hashable]) -> None:
         self.kind = kind
-        self.ids = sorted(ids)
+        try:
+            self.ids: list[Hashable] = sorted(ids)  # type: ignore[type-var]
+        except TypeError:  # keys of mixed types
+            self.ids = list(ids)
         shown = ", ".join(str(i) for i in self.ids[:10]) + (" ..." if len(self.ids) > 10 else "")
-        super().__init__(f"unknown {kind} id(s): {shown} ({len(self.ids)} in all); nothing was changed")
+        super().__init__(f"unknown {kind}(s): {shown} ({len(self.ids)} in all); nothing was changed")
 
     def __str__(self) -> str:  # KeyError would quote the message
         return str(self.args[0])

@@ -2,9 +2,9 @@
 
 Labels are episode row ids. The index is a cache of the ``episodes`` table: SQLite is the truth, and
 :mod:`memory_store.episodic` repairs the index from rows whenever it is missing, stale or unreadable. A
-sidecar JSON file (``<db>.hnsw.json``) records what the saved index holds (dimension, space, the highest row id
-it covers, its live point count) and the SHA-256 of the index file, so a truncated, foreign or half-replaced
-file is detected before hnswlib reads it.
+sidecar JSON file (``<db>.hnsw.json``) records what the saved index holds (dimension, space, the highest row
+id it covers, its live point count) and the SHA-256 of the index file, so a truncated, foreign or
+half-replaced file is detected before hnswlib reads it.
 """
 
 from __future__ import annotations

@@ -33,7 +33,7 @@ NAMING_CONVENTION = {
 
 metadata = MetaData(naming_convention=NAMING_CONVENTION)
 
-#: Key/value facts about the database: ``application`` (always ``"ronn"``), ``episode_dim``, ``episode_space``.
+#: Key/value facts: ``application`` (always ``"ronn"``), ``episode_dim``, ``episode_space``.
 ronn_meta = Table(
     "ronn_meta",
     metadata,

@@ -371,7 +371,11 @@ def describe(path: Path) -> dict[str, object]:
     def value_info(v: onnx.ValueInfoProto) -> dict[str, object]:
         t = v.type.tensor_type
         dims = [d.dim_param or d.dim_value for d in t.shape.dim]
-        return {"name": v.name, "dtype": onnx.helper.tensor_dtype_to_np_dtype(t.elem_type).name, "shape": dims}
+        return {
+            "name": v.name,
+            "dtype": onnx.helper.tensor_dtype_to_np_dtype(t.elem_type).name,
+            "shape": dims,
+        }
 
     opsets = {imp.domain or "ai.onnx": imp.version for imp in model.opset_import}
     return {
@@ -480,6 +484,16 @@ def readme(manifest: dict[str, object]) -> str:
         "onnxruntime's outputs (CPU provider, graph optimizations disabled) under `output:<name>`.",
         "`manifest.json` records per file: exporter, batch mode, opset, inputs, outputs and op histogram.",
         "Used by `tests/engine/test_reference_models.py` and `benchmarks/bench_engine.py`.",
+        "",
+        "Notes on what torch 2.13 emits here:",
+        "",
+        "- Both exporters fold a BatchNorm that follows a Conv into the Conv (dynamo in its optimizer,",
+        "  TorchScript in its eval-mode peephole), so only the ResNet's final BatchNorm, which follows an Add,",
+        "  stays a BatchNormalization node.",
+        "- dynamo emits ReduceMean + Reshape for global pooling; TorchScript emits GlobalAveragePool + Flatten.",
+        "- TorchScript's dynamic-batch graphs compute shapes at run time (Shape, Gather, Unsqueeze, Concat,",
+        "  Range, Slice, Cast); dynamo's do not.",
+        "- At its default opset (20) dynamo emits a single Gelu node instead of the Erf / Tanh + Pow forms here.",
         "",
         "| file | KiB | opset | nodes | op types (count) |",
         "|---|---|---|---|---|",

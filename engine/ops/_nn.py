@@ -263,6 +263,8 @@ def pool_nd(x: np.ndarray, mode: str, *, kernel_shape, strides=None, dilations=N
 def _source_coords(mode, out_len, in_len, scale, roi_lo, roi_hi):
     """Source coordinate of every output index along one axis, plus a mask of extrapolated positions."""
     y = np.arange(out_len, dtype=np.float64)
+    # As in the spec and the ONNX reference, length_resized is scale * length_original (a float: it differs
+    # from the integer output length when that product is not whole; onnxruntime uses the integer there).
     out_w = scale * in_len
     extrap = None
     if mode == "align_corners":

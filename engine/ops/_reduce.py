@@ -145,7 +145,7 @@ def arg_extreme(
 def saturate_round(values: np.ndarray, dtype: np.dtype) -> np.ndarray:
     """Round half to even and clamp into the range of the integer ``dtype``."""
     info = np.iinfo(dtype)
-    return np.clip(np.rint(values), info.min, info.max).astype(dtype)
+    return np.asarray(np.clip(np.rint(values), info.min, info.max)).astype(dtype)
 
 
 def broadcast_param(

@@ -13,7 +13,7 @@ def gather_elements(data: np.ndarray, indices: np.ndarray, *, axis: int = 0) -> 
     axis = normalize_axis(axis, data.ndim)
     if indices.ndim != data.ndim:
         raise ValueError("GatherElements: data and indices must have the same rank")
-    if any(i > d for i, d in zip(indices.shape, data.shape, strict=True)):
+    if any(i > d for a, (i, d) in enumerate(zip(indices.shape, data.shape, strict=True)) if a != axis):
         raise ValueError(f"GatherElements: indices shape {indices.shape} exceeds data shape {data.shape}")
     # Open grids for the other axes: indices may be smaller than data there (take_along_axis would broadcast).
     key = list(np.indices(indices.shape, sparse=True))

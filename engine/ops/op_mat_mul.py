@@ -11,5 +11,5 @@ from engine.ops.registry import register
 def mat_mul(a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray]:
     if a.dtype == np.float16:
         # numpy has no fp16 BLAS; accumulate in float32 and round once, like onnxruntime's fp16 kernels
-        return (np.matmul(a.astype(np.float32), b.astype(np.float32)).astype(np.float16),)
+        return (np.asarray(np.matmul(a.astype(np.float32), b.astype(np.float32))).astype(np.float16),)
     return (np.asarray(np.matmul(a, b)),)

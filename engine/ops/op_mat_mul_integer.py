@@ -20,7 +20,7 @@ def shifted_matmul(
     bf = b.astype(np.float64)
     if b_zero_point is not None and np.any(b_zero_point):
         bf -= np.asarray(b_zero_point, dtype=np.float64)
-    return np.matmul(af, bf)
+    return np.asarray(np.matmul(af, bf))
 
 
 @register("MatMulInteger", since=10)

@@ -77,7 +77,9 @@ def test_manifest_lists_exactly_the_committed_models() -> None:
 
 def test_reference_data_stays_small() -> None:
     total = sum(p.stat().st_size for p in DATA.iterdir() if p.is_file())
-    assert total < SIZE_LIMIT, f"tests/data holds {total / 1e6:.2f} MB; keep it under {SIZE_LIMIT / 1e6:.0f} MB"
+    assert total < SIZE_LIMIT, (
+        f"tests/data holds {total / 1e6:.2f} MB; keep it under {SIZE_LIMIT / 1e6:.0f} MB"
+    )
 
 
 @pytest.mark.parametrize("level", list(LEVELS))

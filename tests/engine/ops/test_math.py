@@ -1,4 +1,4 @@
-"""Family D (linear algebra, reductions, search, quantization, signal): our engine vs onnxruntime, single nodes."""
+"""Family D (linear algebra, reductions, search, quantization, signal ops): our engine vs onnxruntime."""
 
 from __future__ import annotations
 
@@ -40,7 +40,8 @@ def _model(op, inputs, n_outputs, opset, attrs):
         graph_inputs.append(helper.make_tensor_value_info(f"in{i}", _NP_TO_ONNX[arr.dtype], arr.shape))
     outs = [f"out{i}" for i in range(n_outputs)]
     node = helper.make_node(op, names, outs, **attrs)
-    graph = helper.make_graph([node], "g", graph_inputs, [helper.make_empty_tensor_value_info(o) for o in outs])
+    graph_outputs = [helper.make_empty_tensor_value_info(o) for o in outs]
+    graph = helper.make_graph([node], "g", graph_inputs, graph_outputs)
     model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", opset)])
     model.ir_version = 8
     return model
@@ -67,9 +68,9 @@ def run_both(op, inputs, n_outputs=1, opset=18, rtol=1e-4, atol=1e-6, **attrs):
 def rand(shape, dtype=np.float32, seed=0, lo=-50, hi=50):
     rng = np.random.default_rng(seed)
     if np.dtype(dtype).kind == "f":
-        return rng.standard_normal(shape).astype(dtype)
+        return np.asarray(rng.standard_normal(shape), dtype=dtype)
     info = np.iinfo(dtype)
-    return rng.integers(max(lo, info.min), min(hi, info.max) + 1, shape).astype(dtype)
+    return np.asarray(rng.integers(max(lo, info.min), min(hi, info.max) + 1, shape), dtype=dtype)
 
 
 def i64(values):
@@ -100,7 +101,8 @@ def matmul_shapes(draw):
 def test_matmul(pair, dtype, seed):
     a_shape, b_shape = pair
     tol = 2e-3 if dtype == np.float16 else 1e-4
-    run_both("MatMul", [rand(a_shape, dtype, seed), rand(b_shape, dtype, seed + 1)], opset=13, rtol=tol, atol=tol)
+    a, b = rand(a_shape, dtype, seed), rand(b_shape, dtype, seed + 1)
+    run_both("MatMul", [a, b], opset=13, rtol=tol, atol=tol)
 
 
 @SETTINGS
@@ -213,7 +215,8 @@ def test_topk_with_ties(shape, data, largest, dtype, seed):
 
 
 @SETTINGS
-@given(shapes, st.data(), st.booleans(), st.booleans(), st.sampled_from([np.float32, np.int32, np.int64]), seeds)
+@given(shapes, st.data(), st.booleans(), st.booleans(), st.sampled_from([np.float32, np.int32, np.int64]),
+       seeds)
 def test_cumsum(shape, data, exclusive, reverse, dtype, seed):
     axis = data.draw(st.integers(-len(shape), len(shape) - 1))
     run_both("CumSum", [rand(shape, dtype, seed), i64(axis)], opset=14,
@@ -240,7 +243,7 @@ def test_quantize_dequantize_per_axis(shape, data, qtype, per_axis, seed):
 
 def test_quantize_linear_rounds_half_to_even_and_saturates():
     x = np.array([0.5, 1.5, 2.5, -0.5, -1.5, 1000.0, -1000.0], dtype=np.float32)
-    (q,) = run_both("QuantizeLinear", [x, np.float32(1.0).reshape(()), np.int8(0).reshape(())], opset=13)
+    (q,) = run_both("QuantizeLinear", [x, np.array(1.0, np.float32), np.array(0, np.int8)], opset=13)
     assert q.tolist() == [0, 2, 2, 0, -2, 127, -128]
 
 
@@ -266,16 +269,16 @@ def test_dynamic_quantize_linear(shape, spread, seed):
 def test_matmul_integer_and_qlinear_matmul(m, k, n, atype, with_zp, seed):
     rng = np.random.default_rng(seed)
     a = rand((m, k), atype, seed, lo=-128, hi=255)
-    b = rand((k, n), np.uint8, seed + 1, lo=0, hi=255)
+    b = rand((k, n), atype, seed + 1, lo=-128, hi=255)
     azp = rand((), atype, seed + 2, lo=0, hi=20) if with_zp else None
-    bzp = rand((), np.uint8, seed + 3, lo=0, hi=20) if with_zp else None
+    bzp = rand((), atype, seed + 3, lo=0, hi=20) if with_zp else None
     run_both("MatMulInteger", [a, b, azp, bzp] if with_zp else [a, b], opset=10)
-    a_scale = np.float32(rng.uniform(0.01, 0.1))
-    b_scale = np.float32(rng.uniform(0.01, 0.1))
-    y_scale = np.float32(rng.uniform(0.05, 1.0))
+    a_scale = np.array(rng.uniform(0.01, 0.1), np.float32)
+    b_scale = np.array(rng.uniform(0.01, 0.1), np.float32)
+    y_scale = np.array(rng.uniform(0.05, 1.0), np.float32)
     azp = rand((), atype, seed + 2, lo=0, hi=20)
-    bzp = rand((), np.uint8, seed + 3, lo=0, hi=20)
-    yzp = rand((), np.uint8, seed + 4, lo=0, hi=50)
+    bzp = rand((), atype, seed + 3, lo=0, hi=20)
+    yzp = rand((), atype, seed + 4, lo=0, hi=50)
     run_both("QLinearMatMul", [a, np.asarray(a_scale), azp, b, np.asarray(b_scale), bzp,
                                np.asarray(y_scale), yzp], opset=10)
 
@@ -300,7 +303,7 @@ def test_conv_integer(case, seed):
     x_shape, w_shape, group, strides, dilations, pads = case
     x = rand(x_shape, np.uint8, seed, lo=0, hi=255)
     w = rand(w_shape, np.uint8, seed + 1, lo=0, hi=255)
-    xzp, wzp = np.uint8(7).reshape(()), np.uint8(3).reshape(())
+    xzp, wzp = np.array(7, np.uint8), np.array(3, np.uint8)
     run_both("ConvInteger", [x, w, xzp, wzp], opset=10, group=group, strides=strides, dilations=dilations,
              pads=pads)
 
@@ -314,8 +317,8 @@ def test_qlinear_conv_per_channel(case, seed):
     w = rand(w_shape, np.int8, seed + 1, lo=-127, hi=127)
     w_scale = rng.uniform(0.001, 0.02, w_shape[0]).astype(np.float32)
     bias = rand((w_shape[0],), np.int32, seed + 2, lo=-500, hi=500)
-    inputs = [x, np.float32(0.05).reshape(()), np.uint8(10).reshape(()), w, w_scale,
-              np.zeros(w_shape[0], np.int8), np.float32(0.2).reshape(()), np.uint8(128).reshape(()), bias]
+    inputs = [x, np.array(0.05, np.float32), np.array(10, np.uint8), w, w_scale,
+              np.zeros(w_shape[0], np.int8), np.array(0.2, np.float32), np.array(128, np.uint8), bias]
     run_both("QLinearConv", inputs, opset=10, group=group, strides=strides, dilations=dilations, pads=pads)
 
 

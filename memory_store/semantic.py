@@ -1,0 +1,381 @@
+"""Semantic memory: a knowledge graph of concepts and typed, weighted relations, with ACT-R activation.
+
+- Multi-hop neighbourhoods come from one recursive CTE (indexed on both relation ends).
+- Base-level activation B_i = ln Σ_j (t − t_j)^(−d), d = 0.5, over the concept's uses. The newest
+  ``history`` uses are kept exactly; older ones are summarised by a count and the first use's time and enter
+  through Petrov's (2006) closed-form approximation, so the history table stays bounded.
+- Spreading activation from context concepts j: S_ji = S − ln(fan_j), weighted W_j = W / len(context), where
+  fan_j counts the relations touching j.
+- Hebbian learning strengthens the association of concepts active together (w ← w + η(1 − w)); decay
+  multiplies every weight and prunes the faint ones.
+
+Example::
+
+    graph = memory.semantic
+    cat, animal = graph.add_concepts(["cat", "animal"])
+    graph.relate(cat, animal, "is_a")
+    graph.neighbourhood([cat], max_hops=3)        # {cat: 0, animal: 1}
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any, Literal
+
+import numpy as np
+from sqlalchemy import Connection, bindparam, delete, func, select, text, update
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+from . import codec
+from .database import Database
+from .errors import InvalidMemoryInputError, InvalidQueryError, UnknownIdError
+from .records import finite, id_list, now, positive_int
+from .schema import concept_uses, concepts, relations
+
+Direction = Literal["out", "in", "both"]
+MAX_HOPS = 16
+MAX_HEBBIAN_GROUP = 256
+
+_STEP = {
+    "out": "SELECT r.target_id, reach.hops + 1 FROM relations r JOIN reach ON r.source_id = reach.id {cond}",
+    "in": "SELECT r.source_id, reach.hops + 1 FROM relations r JOIN reach ON r.target_id = reach.id {cond}",
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Concept:
+    id: int
+    name: str
+    prototype: np.ndarray | None
+    created: float
+    use_count: int
+    first_use: float | None
+
+
+@dataclass(frozen=True, slots=True)
+class Relation:
+    source_id: int
+    target_id: int
+    type: str
+    weight: float
+    updated: float
+
+
+class SemanticMemory:
+    """The knowledge graph of one database. Synchronous and thread-safe; writes go through one writer."""
+
+    def __init__(self, db: Database, *, history: int = 32, decay: float = 0.5) -> None:
+        self._db = db
+        self.history = positive_int(history, "history")
+        if not 0.0 < decay < 1.0:
+            raise InvalidMemoryInputError(f"decay d must lie in (0, 1), got {decay}")
+        self.d = decay
+
+    # -- concepts ----------------------------------------------------------------------------------
+
+    def add_concepts(
+        self, names: Sequence[str], prototypes: Sequence[Any] | None = None, *, time: float | None = None
+    ) -> list[int]:
+        """Ids of the named concepts, creating the missing ones; a given prototype replaces the stored one."""
+        if prototypes is not None and len(prototypes) != len(names):
+            raise InvalidMemoryInputError(f"{len(names)} names but {len(prototypes)} prototypes")
+        for name in names:
+            if not isinstance(name, str) or not name:
+                raise InvalidMemoryInputError(f"concept names must be non-empty str, got {name!r}")
+        blobs = [_prototype_blob(p) for p in (prototypes or [None] * len(names))]
+        when = now() if time is None else finite(time, "time", InvalidMemoryInputError)
+
+        def write(conn: Connection) -> list[int]:
+            rows = [{"name": n, "prototype": b, "created": when} for n, b in zip(names, blobs, strict=True)]
+            stmt = sqlite_insert(concepts).on_conflict_do_nothing(index_elements=["name"])
+            conn.execute(stmt, rows)
+            for name, blob in zip(names, blobs, strict=True):
+                if blob is not None:
+                    conn.execute(update(concepts).where(concepts.c.name == name).values(prototype=blob))
+            found = dict(
+                conn.execute(select(concepts.c.name, concepts.c.id).where(concepts.c.name.in_(names)))
+            )
+            return [found[n] for n in names]
+
+        return self._db.write(write) if names else []
+
+    def add_concept(self, name: str, prototype: Any = None, *, time: float | None = None) -> int:
+        return self.add_concepts([name], None if prototype is None else [prototype], time=time)[0]
+
+    def find(self, name: str) -> int | None:
+        """The id of the concept called ``name``, or None."""
+        return self._db.read(
+            lambda c: c.execute(select(concepts.c.id).where(concepts.c.name == name)).scalar()
+        )
+
+    def concepts(self, ids: int | Iterable[int]) -> list[Concept]:
+        """Concepts by id, in the order given."""
+        ids = id_list(ids, "concept")
+        stmt = select(concepts).where(concepts.c.id.in_(bindparam("ids", expanding=True)))
+        rows = {r.id: r for r in self._db.read(lambda c: c.execute(stmt, {"ids": ids}).all())}
+        if missing := set(ids) - rows.keys():
+            raise UnknownIdError("concept id", missing)
+        return [
+            Concept(
+                r.id,
+                r.name,
+                None if r.prototype is None else codec.blob_to_vector(r.prototype),
+                r.created,
+                r.use_count,
+                r.first_use,
+            )
+            for r in (rows[i] for i in ids)
+        ]
+
+    def remove_concepts(self, ids: int | Iterable[int]) -> None:
+        """Delete concepts with their relations and use history."""
+        ids = id_list(ids, "concept")
+        stmt = delete(concepts).where(concepts.c.id.in_(bindparam("ids", expanding=True)))
+        self._db.write(lambda c: (self._require(c, ids), c.execute(stmt, {"ids": ids})))
+
+    def count(self) -> int:
+        return int(self._db.read(lambda c: c.execute(select(func.count()).select_from(concepts)).scalar()))
+
+    # -- relations ---------------------------------------------------------------------------------
+
+    def relate(self, source: int, target: int, type: str = "related", weight: float = 1.0) -> None:
+        """Create or reweight the relation ``source -type-> target``."""
+        self.relate_many([(source, target, type, weight)])
+
+    def relate_many(self, triples: Iterable[tuple[int, int, str, float]]) -> None:
+        """Create or reweight many relations in one transaction."""
+        when = now()
+        rows = []
+        for source, target, rtype, weight in triples:
+            if not isinstance(rtype, str) or not rtype:
+                raise InvalidMemoryInputError(f"relation types must be non-empty str, got {rtype!r}")
+            w = finite(weight, "weight", InvalidMemoryInputError)
+            rows.append({"source_id": int(source), "target_id": int(target), "type": rtype, "weight": w})
+        if not rows:
+            return
+        for row in rows:
+            row["updated"] = when
+        stmt = sqlite_insert(relations)
+        stmt = stmt.on_conflict_do_update(
+            index_elements=["source_id", "target_id", "type"],
+            set_={"weight": stmt.excluded.weight, "updated": stmt.excluded.updated},
+        )
+        ends = sorted({r["source_id"] for r in rows} | {r["target_id"] for r in rows})
+        self._db.write(lambda c: (self._require(c, ends), c.execute(stmt, rows)))
+
+    def relations(self, concept: int, direction: Direction = "out") -> list[Relation]:
+        """The relations leaving (``out``), entering (``in``) or touching (``both``) a concept."""
+        cond = {
+            "out": relations.c.source_id == concept,
+            "in": relations.c.target_id == concept,
+            "both": (relations.c.source_id == concept) | (relations.c.target_id == concept),
+        }[_direction(direction)]
+        stmt = (
+            select(
+                relations.c.source_id,
+                relations.c.target_id,
+                relations.c.type,
+                relations.c.weight,
+                relations.c.updated,
+            )
+            .where(cond)
+            .order_by(relations.c.id)
+        )
+        return [Relation(*r) for r in self._db.read(lambda c: c.execute(stmt).all())]
+
+    def neighbourhood(
+        self,
+        start: int | Iterable[int],
+        max_hops: int = 3,
+        *,
+        direction: Direction = "out",
+        types: Sequence[str] | None = None,
+        min_weight: float = 0.0,
+    ) -> dict[int, int]:
+        """Every concept within ``max_hops`` relations of ``start``, mapped to its fewest hops (starts: 0).
+
+        One recursive CTE; ``types`` and ``min_weight`` restrict the relations followed.
+        """
+        starts = id_list(start, "concept")
+        hops = positive_int(max_hops, "max_hops")
+        if hops > MAX_HOPS:
+            raise InvalidQueryError(f"max_hops must be at most {MAX_HOPS}, got {hops}")
+        cond = "WHERE reach.hops < :max_hops AND r.weight >= :min_weight"
+        params: dict[str, Any] = {
+            "starts": starts,
+            "max_hops": hops,
+            "min_weight": finite(min_weight, "min_weight"),
+        }
+        binds = [bindparam("starts", expanding=True)]
+        if types is not None:
+            cond += " AND r.type IN :types"
+            params["types"] = list(types)
+            binds.append(bindparam("types", expanding=True))
+        steps = ["out", "in"] if _direction(direction) == "both" else [direction]
+        sql = (
+            "WITH RECURSIVE reach(id, hops) AS ("
+            " SELECT id, 0 FROM concepts WHERE id IN :starts"
+            + "".join(" UNION " + _STEP[s].format(cond=cond) for s in steps)
+            + ") SELECT id, min(hops) FROM reach GROUP BY id"
+        )
+        stmt = text(sql).bindparams(*binds)
+        found = dict(self._db.read(lambda c: c.execute(stmt, params).all()))
+        if missing := set(starts) - found.keys():
+            raise UnknownIdError("concept id", missing)
+        return found
+
+    # -- activation --------------------------------------------------------------------------------
+
+    def record_use(self, ids: int | Iterable[int], *, time: float | None = None) -> None:
+        """Record that concepts were used (retrieved or matched) at ``time`` (default now)."""
+        ids = id_list(ids, "concept")
+        when = now() if time is None else finite(time, "time", InvalidMemoryInputError)
+        trim = delete(concept_uses).where(
+            concept_uses.c.concept_id == bindparam("cid"),
+            concept_uses.c.id.not_in(
+                select(concept_uses.c.id)
+                .where(concept_uses.c.concept_id == bindparam("cid"))
+                .order_by(concept_uses.c.time.desc(), concept_uses.c.id.desc())
+                .limit(self.history)
+                .scalar_subquery()
+            ),
+        )
+        bump = (
+            update(concepts)
+            .where(concepts.c.id == bindparam("cid"))
+            .values(use_count=concepts.c.use_count + 1, first_use=func.coalesce(concepts.c.first_use, when))
+        )
+
+        def write(conn: Connection) -> None:
+            self._require(conn, ids)
+            conn.execute(concept_uses.insert(), [{"concept_id": i, "time": when} for i in ids])
+            conn.execute(bump, [{"cid": i} for i in ids])
+            conn.execute(trim, [{"cid": i} for i in set(ids)])
+
+        self._db.write(write)
+
+    def base_level(self, ids: int | Iterable[int], *, now_s: float | None = None) -> dict[int, float]:
+        """B_i = ln Σ (t − t_j)^(−d) per concept (−inf for a concept never used)."""
+        ids = id_list(ids, "concept")
+        t = now() if now_s is None else finite(now_s, "now_s")
+        stmt = select(concept_uses.c.concept_id, concept_uses.c.time).where(
+            concept_uses.c.concept_id.in_(bindparam("ids", expanding=True))
+        )
+        summary = select(concepts.c.id, concepts.c.use_count, concepts.c.first_use).where(
+            concepts.c.id.in_(bindparam("ids", expanding=True))
+        )
+
+        def read(conn: Connection) -> tuple[list[Any], list[Any]]:
+            return conn.execute(summary, {"ids": ids}).all(), conn.execute(stmt, {"ids": ids}).all()
+
+        heads, uses = self._db.read(read)
+        if missing := set(ids) - {h.id for h in heads}:
+            raise UnknownIdError("concept id", missing)
+        times: dict[int, list[float]] = {}
+        for cid, when in uses:
+            times.setdefault(cid, []).append(when)
+        return {h.id: self._base_level(t, times.get(h.id, []), h.use_count, h.first_use) for h in heads}
+
+    def _base_level(self, t: float, kept: list[float], n: int, first: float | None) -> float:
+        if not kept:
+            return -math.inf
+        ages = np.maximum(t - np.asarray(kept), 1e-3)  # a use "now" counts as a millisecond old
+        total = float(np.sum(ages ** (-self.d)))
+        k = len(kept)
+        if n > k and first is not None:
+            t_n, t_k = max(t - first, 1e-3), float(ages.max())
+            if t_n > t_k:  # Petrov (2006): the n - k older uses, spread evenly over [t_k, t_n]
+                total += (n - k) * (t_n ** (1 - self.d) - t_k ** (1 - self.d)) / ((1 - self.d) * (t_n - t_k))
+        return math.log(total)
+
+    def spreading(self, context: Iterable[int], *, S: float = 2.0, W: float = 1.0) -> dict[int, float]:
+        """Σ_j W_j S_ji for every concept linked to a context concept j, with S_ji = S − ln(fan_j)."""
+        sources = sorted(set(id_list(context, "concept")))
+        if not sources:
+            return {}
+        stmt = text(
+            "WITH links(j, i) AS ("
+            " SELECT source_id, target_id FROM relations WHERE source_id IN :src"
+            " UNION ALL SELECT target_id, source_id FROM relations WHERE target_id IN :src)"
+            " SELECT j, i, count(*) OVER (PARTITION BY j) FROM links"
+        ).bindparams(bindparam("src", expanding=True))
+        rows = self._db.read(lambda c: c.execute(stmt, {"src": sources}).all())
+        w_j = W / len(sources)
+        out: dict[int, float] = {}
+        for _j, i, fan in rows:
+            out[i] = out.get(i, 0.0) + w_j * (S - math.log(fan))
+        return out
+
+    def activation(
+        self,
+        ids: int | Iterable[int],
+        *,
+        context: Iterable[int] = (),
+        now_s: float | None = None,
+        S: float = 2.0,
+        W: float = 1.0,
+    ) -> dict[int, float]:
+        """A_i = B_i + Σ_j W_j S_ji: how relevant each concept is now, given the context concepts."""
+        base = self.base_level(ids, now_s=now_s)
+        spread = self.spreading(context, S=S, W=W)
+        return {i: b + spread.get(i, 0.0) for i, b in base.items()}
+
+    # -- learning ----------------------------------------------------------------------------------
+
+    def strengthen(self, ids: Iterable[int], *, rate: float = 0.1, type: str = "associated") -> None:
+        """Hebbian step for concepts active together: each pair's association w ← w + rate·(1 − w).
+
+        A missing association starts at ``rate``. Pairs are stored once, from the smaller id to the larger.
+        """
+        group = sorted(set(id_list(ids, "concept")))
+        if len(group) > MAX_HEBBIAN_GROUP:
+            raise InvalidQueryError(f"at most {MAX_HEBBIAN_GROUP} co-active concepts, got {len(group)}")
+        eta = finite(rate, "rate", InvalidMemoryInputError)
+        if not 0.0 < eta <= 1.0:
+            raise InvalidMemoryInputError(f"rate must lie in (0, 1], got {rate}")
+        when = now()
+        rows = [
+            {"source_id": a, "target_id": b, "type": type, "weight": eta, "updated": when}
+            for a, b in itertools.combinations(group, 2)
+        ]
+        if not rows:
+            return
+        stmt = sqlite_insert(relations)
+        stmt = stmt.on_conflict_do_update(
+            index_elements=["source_id", "target_id", "type"],
+            set_={"weight": relations.c.weight + eta * (1.0 - relations.c.weight), "updated": when},
+        )
+        self._db.write(lambda c: (self._require(c, group), c.execute(stmt, rows)))
+
+    def decay(self, factor: float = 0.95, *, prune_below: float = 0.01) -> int:
+        """Multiply every relation weight by ``factor``, delete those below ``prune_below``, count them."""
+        f = finite(factor, "factor", InvalidMemoryInputError)
+        if not 0.0 < f <= 1.0:
+            raise InvalidMemoryInputError(f"factor must lie in (0, 1], got {factor}")
+        floor = finite(prune_below, "prune_below", InvalidMemoryInputError)
+
+        def write(conn: Connection) -> int:
+            conn.execute(update(relations).values(weight=relations.c.weight * f))
+            return int(conn.execute(delete(relations).where(relations.c.weight < floor)).rowcount)
+
+        return self._db.write(write)
+
+    def _require(self, conn: Connection, ids: list[int]) -> None:
+        stmt = select(concepts.c.id).where(concepts.c.id.in_(bindparam("ids", expanding=True)))
+        if missing := set(ids) - set(conn.execute(stmt, {"ids": ids}).scalars()):
+            raise UnknownIdError("concept id", missing)
+
+
+def _prototype_blob(prototype: Any) -> bytes | None:
+    if prototype is None:
+        return None
+    return codec.vector_to_blob(codec.check_vectors(prototype, None, what="prototype")[0])
+
+
+def _direction(direction: str) -> str:
+    if direction not in ("out", "in", "both"):
+        raise InvalidQueryError(f"direction must be 'out', 'in' or 'both', got {direction!r}")
+    return direction
