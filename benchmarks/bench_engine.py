@@ -74,7 +74,7 @@ def saved_inputs(path: Path) -> dict[str, np.ndarray] | None:
 
 def synthetic_inputs(session: Any, dims: dict[str, int], seed: int = 0) -> dict[str, np.ndarray]:
     rng = np.random.default_rng(seed)
-    feeds = {}
+    feeds: dict[str, np.ndarray] = {}
     for arg in session.get_inputs():
         shape = [d if isinstance(d, int) and d >= 0 else dims.get(str(d), 1) for d in arg.shape]
         dtype = ORT_TYPES.get(arg.type)

@@ -1,9 +1,9 @@
 """Async edge of the memory store: the same operations, run in worker threads for trio or asyncio.
 
-``anyio.to_thread.run_sync`` moves each call off the event loop. Writes share a capacity limiter of one, so one
-worker thread at a time writes (SQLite's single writer) and waiting writers queue in the event loop rather than
-as blocked threads; reads use their own limiter. A cancelled caller waits for a started write to finish: an
-episode whose ``add`` began is committed, never half-written.
+``anyio.to_thread.run_sync`` moves each call off the event loop. Writes share a capacity limiter of one, so
+one worker thread at a time writes (SQLite's single writer) and waiting writers queue in the event loop
+rather than as blocked threads; reads use their own limiter. A cancelled caller waits for a started write to
+finish: an episode whose ``add`` began is committed, never half-written.
 
 Example (trio)::
 
@@ -85,7 +85,9 @@ class AsyncEpisodic:
     async def get(self, ids: Iterable[int], *, with_payload: bool = True) -> list[Episode]:
         return await _run(self._limiters, False, self.sync.get, ids, with_payload=with_payload)
 
-    async def between(self, since: float | None = None, until: float | None = None, **options: Any) -> list[Episode]:
+    async def between(
+        self, since: float | None = None, until: float | None = None, **options: Any
+    ) -> list[Episode]:
         return await _run(self._limiters, False, self.sync.between, since, until, **options)
 
     async def count(self) -> int:
@@ -96,8 +98,16 @@ class AsyncSemantic:
     """Awaitable :class:`~memory_store.semantic.SemanticMemory`: every public method, in a worker thread."""
 
     _WRITES = frozenset(
-        {"add_concepts", "add_concept", "remove_concepts", "relate", "relate_many", "record_use",
-         "strengthen", "decay"}
+        {
+            "add_concepts",
+            "add_concept",
+            "remove_concepts",
+            "relate",
+            "relate_many",
+            "record_use",
+            "strengthen",
+            "decay",
+        }
     )
     _READS = frozenset(
         {"find", "concepts", "count", "relations", "neighbourhood", "base_level", "spreading", "activation"}

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import hashlib
-import io
+import struct
 import zlib
 from typing import Any
 
@@ -13,14 +13,19 @@ from .errors import InvalidMemoryInputError, InvalidVectorError
 
 FLOAT16_MAX = float(np.finfo(np.float16).max)
 
-_RAW_BYTES = b"B"  # payload tags: raw bytes or a .npy image, both zlib-compressed
-_NPY = b"N"
+# payload layout: one tag byte, then for arrays a small header (dtype string, shape), then the data;
+# zlib level 1 is applied when the data is at least COMPRESS_MIN bytes and shrinks by an eighth or more
+_BYTES, _BYTES_Z, _ARRAY, _ARRAY_Z = b"b", b"B", b"a", b"A"
+COMPRESS_MIN = 512
 
 Payload = np.ndarray | bytes | None
 
 
-def check_vectors(vectors: Any, dim: int | None, *, what: str = "vectors") -> np.ndarray:
-    """Return ``vectors`` as a C-contiguous float32 array of shape (n, dim), rounded through float16.
+def check_vectors(
+    vectors: Any, dim: int | None, *, what: str = "vectors", round16: bool = True
+) -> np.ndarray:
+    """Return ``vectors`` as a C-contiguous float32 array of shape (n, dim), rounded through float16 unless
+    ``round16`` is False (queries are not rounded).
 
     The rounding makes the in-memory index hold exactly what the rows hold, so an index rebuilt from rows
     answers like the one that was lost. Raises InvalidVectorError for a wrong shape or size, NaN or infinity,
@@ -41,8 +46,10 @@ def check_vectors(vectors: Any, dim: int | None, *, what: str = "vectors") -> np
     if not np.isfinite(array).all():
         bad = int(np.flatnonzero(~np.isfinite(array).all(axis=1))[0])
         raise InvalidVectorError(f"{what}[{bad}] holds NaN or infinity")
-    if array.size and float(np.abs(array).max()) > FLOAT16_MAX:
+    if round16 and array.size and float(np.abs(array).max()) > FLOAT16_MAX:
         raise InvalidVectorError(f"{what} hold values beyond float16's range (|x| <= {FLOAT16_MAX:g})")
+    if not round16:
+        return np.ascontiguousarray(array)
     return np.ascontiguousarray(array.astype(np.float16).astype(np.float32))
 
 
@@ -64,27 +71,41 @@ def blobs_to_matrix(blobs: list[bytes], dim: int) -> np.ndarray:
 
 
 def encode_payload(value: Payload, *, what: str = "payload") -> bytes | None:
-    """Compress an array (stored as .npy, no pickles) or bytes; None stays None."""
+    """Bytes for an array (dtype, shape, data; never a pickle) or for bytes, compressed when that pays."""
     if value is None:
         return None
     if isinstance(value, bytes | bytearray | memoryview):
-        return _RAW_BYTES + zlib.compress(bytes(value), 1)
+        return _squeeze(_BYTES, _BYTES_Z, b"", bytes(value))
     array = np.asarray(value)
-    if array.dtype.hasobject:
+    if array.dtype.hasobject or array.dtype.kind not in "biufcSUmM" or array.ndim > 255:
         raise InvalidMemoryInputError(f"{what} must be a numeric array or bytes, got dtype {array.dtype}")
-    buffer = io.BytesIO()
-    np.save(buffer, array, allow_pickle=False)
-    return _NPY + zlib.compress(buffer.getvalue(), 1)
+    dtype = array.dtype.str.encode()
+    header = struct.pack(f"<B{len(dtype)}sB{array.ndim}Q", len(dtype), dtype, array.ndim, *array.shape)
+    return _squeeze(_ARRAY, _ARRAY_Z, header, array.tobytes())
+
+
+def _squeeze(tag: bytes, tag_z: bytes, header: bytes, data: bytes) -> bytes:
+    if len(data) >= COMPRESS_MIN:
+        packed = zlib.compress(data, 1)
+        if len(packed) <= len(data) - len(data) // 8:
+            return tag_z + header + packed
+    return tag + header + data
 
 
 def decode_payload(blob: bytes | None) -> np.ndarray | bytes | None:
     """Inverse of :func:`encode_payload`."""
     if blob is None:
         return None
-    tag, body = blob[:1], zlib.decompress(blob[1:])
-    if tag == _RAW_BYTES:
-        return body
-    return np.load(io.BytesIO(body), allow_pickle=False)
+    tag = blob[:1]
+    if tag in (_BYTES, _BYTES_Z):
+        return blob[1:] if tag == _BYTES else zlib.decompress(blob[1:])
+    size = blob[1]
+    dtype = np.dtype(blob[2 : 2 + size].decode())
+    ndim = blob[2 + size]
+    start = 3 + size + 8 * ndim
+    shape = struct.unpack(f"<{ndim}Q", blob[3 + size : start])
+    data = blob[start:] if tag == _ARRAY else zlib.decompress(blob[start:])
+    return np.frombuffer(data, dtype=dtype).reshape(shape).copy()
 
 
 def digest(value: Payload) -> bytes:

@@ -97,6 +97,8 @@ class Database:
         event.listen(self.engine, "begin", _on_begin)
         try:
             self.write(self._migrate, _foreign_keys=False)
+            if path is not None:  # only now: switching to WAL rewrites the header of a file we may refuse
+                self.write(_enable_wal, _transaction=False)
         except DatabaseError as exc:
             self.engine.dispose()
             if is_busy(exc):
@@ -112,8 +114,6 @@ class Database:
         dbapi_connection.isolation_level = None  # SQLAlchemy's "begin" event emits BEGIN itself
         cursor = dbapi_connection.cursor()
         cursor.execute(f"PRAGMA busy_timeout = {int(min(self.busy_timeout_s, 5.0) * 1000)}")
-        if self.path is not None:
-            cursor.execute("PRAGMA journal_mode = WAL")
         cursor.execute(f"PRAGMA synchronous = {self.synchronous}")
         cursor.execute("PRAGMA foreign_keys = ON")
         cursor.close()
@@ -122,7 +122,9 @@ class Database:
         """Run ``fn(connection)`` in a read transaction (a consistent snapshot) and return its result."""
         return self._run(fn, write=False, foreign_keys=True)
 
-    def write(self, fn: Callable[[Connection], T], *, _foreign_keys: bool = True) -> T:
+    def write(
+        self, fn: Callable[[Connection], T], *, _foreign_keys: bool = True, _transaction: bool = True
+    ) -> T:
         """Run ``fn(connection)`` in one ``BEGIN IMMEDIATE`` transaction, retried while the file is busy.
 
         ``fn`` may run more than once, so it must not have effects outside the database. An exception from
@@ -133,6 +135,9 @@ class Database:
         while True:
             try:
                 with self._write_lock:
+                    if not _transaction:
+                        with self.engine.connect() as conn:
+                            return fn(conn)
                     return self._run(fn, write=True, foreign_keys=_foreign_keys)
             except OperationalError as exc:
                 if not is_busy(exc):
@@ -213,6 +218,12 @@ class _NoLock:
 
 
 _NO_LOCK = _NoLock()
+
+
+def _enable_wal(conn: Connection) -> None:
+    raw = conn.connection.driver_connection
+    assert raw is not None
+    raw.execute("PRAGMA journal_mode = WAL")  # persistent: every connection, now and later, uses it
 
 
 def _on_begin(conn: Connection) -> None:

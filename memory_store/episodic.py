@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from sqlalchemy import Connection, bindparam, func, select
+from sqlalchemy import Connection, bindparam, func, select, text
 
 from . import codec
 from .database import Database
@@ -46,6 +46,15 @@ _REBUILD_CHUNK = 20_000
 
 _SUMMARY = [c for c in episodes.c if c.name not in ("input", "output", "vector")]
 _FULL = list(episodes.c)
+_NEWEST = select(func.max(episodes.c.id))
+_BY_IDS = {
+    payload: select(*(_FULL if payload else _SUMMARY)).where(
+        episodes.c.id.in_(bindparam("ids", expanding=True))
+    )
+    for payload in (False, True)
+}
+_SEQUENCE = text("SELECT seq FROM sqlite_sequence WHERE name = 'episodes'")
+_IDS_ABOVE = select(episodes.c.id).where(episodes.c.id > bindparam("above")).order_by(episodes.c.id)
 
 
 class EpisodicMemory:
@@ -109,12 +118,15 @@ class EpisodicMemory:
         for row, vector in zip(rows, vectors, strict=True):
             row["vector"] = codec.vector_to_blob(vector)
         dim = vectors.shape[1]
-        insert = episodes.insert().returning(episodes.c.id, sort_by_parameter_order=True)
 
         def write(conn: Connection) -> list[int]:
             if self._dim is None:
                 self._claim_dim(conn, dim)
-            return list(conn.execute(insert, rows).scalars())
+            # one executemany (RETURNING would make SQLAlchemy insert row by row to keep the order); we hold
+            # the write lock, so the rows above the previous sequence value are exactly ours, in order
+            before = conn.execute(_SEQUENCE).scalar() or 0
+            conn.execute(episodes.insert(), rows)
+            return list(conn.execute(_IDS_ABOVE, {"above": before}).scalars())
 
         ids = self._db.write(write)
         self._dim = dim
@@ -244,34 +256,44 @@ class EpisodicMemory:
         k = positive_int(k, "k")
         if self._dim is None:
             return []
-        query = codec.check_vectors(vector, self._dim, what="query vector")
+        query = codec.check_vectors(vector, self._dim, what="query vector", round16=False)
         if query.shape[0] != 1:
             raise InvalidQueryError(f"search takes one query vector, got {query.shape[0]}")
         where = episode_filter(since, until, **filters)
-        self.sync()
-        assert self._index is not None
+        index = self._index
+        assert index is not None
         if where:
-            matching = self._db.read(lambda c: c.execute(select(func.count()).where(*where)).scalar())
+            count = select(func.count(), func.max(episodes.c.id)).where(*where)
+            matching, newest = self._db.read(lambda c: c.execute(count).one())
             if not matching:
                 return []
             if matching <= EXACT_SEARCH_LIMIT:
                 return self._exact(query[0], k, where, with_payload)
-            fetch = min(self._index.live, max(2 * k, int(2 * k * self._index.live / matching)))
+            if newest > index.known_max:
+                self.sync()
+            fetch = min(index.live, max(2 * k, int(2 * k * index.live / matching)))
         else:
             fetch = k
+        stmt = _BY_IDS[with_payload] if not where else _BY_IDS[with_payload].where(*where)
+
+        def fetch_rows(conn: Connection, ids: list[int]) -> tuple[int, dict[int, Any]]:
+            newest = conn.execute(_NEWEST).scalar() or 0
+            return newest, {r.id: r for r in conn.execute(stmt, {"ids": ids})}
+
         while True:
-            labels, dist = self._index.query(query, fetch, ef)
+            labels, dist = index.query(query, fetch, ef)
             ids = labels.tolist()
-            stmt = select(*(_FULL if with_payload else _SUMMARY)).where(
-                episodes.c.id.in_(bindparam("ids", expanding=True)), *where
-            )
-            found = {r.id: r for r in self._db.read(lambda c, s=stmt, i=ids: c.execute(s, {"ids": i}).all())}
+            # the rows and the newest id come from one snapshot; rows the index lacks force a catch-up
+            newest, found = self._db.read(lambda c, i=ids: fetch_rows(c, i))
+            if newest > index.known_max:
+                self.sync()
+                continue
             if not where and len(found) < len(ids):  # rows another process forgot: drop their points
-                self._index.remove([i for i in ids if i not in found])
+                index.remove([i for i in ids if i not in found])
             hits = [(d, found[i]) for i, d in zip(ids, dist.tolist(), strict=True) if i in found]
-            if len(hits) >= k or fetch >= self._index.live:
+            if len(hits) >= k or fetch >= index.live:
                 break
-            fetch = min(self._index.live, fetch * 4)
+            fetch = min(index.live, fetch * 4)
         return [episode_from_row(r, with_payload, self._distance(d)) for d, r in hits[:k]]
 
     def _exact(self, query: np.ndarray, k: int, where: list[Any], with_payload: bool) -> list[Episode]:
@@ -294,7 +316,7 @@ class EpisodicMemory:
         """Add index points for rows committed since the index last looked (by any process)."""
         if self._index is None:
             return
-        newest = self._db.read(lambda c: c.execute(select(func.max(episodes.c.id))).scalar()) or 0
+        newest = self._db.read(lambda c: c.execute(_NEWEST).scalar()) or 0
         if newest > self._index.known_max:
             with self._index.lock:
                 self._catch_up(self._index.known_max, None)
@@ -395,10 +417,7 @@ class EpisodicMemory:
         return dim
 
     def _rows(self, conn: Connection, ids: list[int], with_payload: bool) -> dict[int, Any]:
-        stmt = select(*(_FULL if with_payload else _SUMMARY)).where(
-            episodes.c.id.in_(bindparam("ids", expanding=True))
-        )
-        return {r.id: r for r in conn.execute(stmt, {"ids": ids})}
+        return {r.id: r for r in conn.execute(_BY_IDS[with_payload], {"ids": ids})}
 
     def _require(self, conn: Connection, ids: list[int]) -> None:
         stmt = select(episodes.c.id).where(episodes.c.id.in_(bindparam("ids", expanding=True)))

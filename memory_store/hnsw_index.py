@@ -38,7 +38,7 @@ class HnswParams:
 
     M: int = 16
     ef_construction: int = 100
-    ef: int = 48
+    ef: int = 64
     threads: int = 1
 
     def __post_init__(self) -> None:

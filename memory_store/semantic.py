@@ -95,9 +95,8 @@ class SemanticMemory:
             for name, blob in zip(names, blobs, strict=True):
                 if blob is not None:
                     conn.execute(update(concepts).where(concepts.c.name == name).values(prototype=blob))
-            found = dict(
-                conn.execute(select(concepts.c.name, concepts.c.id).where(concepts.c.name.in_(names)))
-            )
+            stmt_ids = select(concepts.c.name, concepts.c.id).where(concepts.c.name.in_(names))
+            found = {name: cid for name, cid in conn.execute(stmt_ids)}
             return [found[n] for n in names]
 
         return self._db.write(write) if names else []
@@ -246,7 +245,10 @@ class SemanticMemory:
         bump = (
             update(concepts)
             .where(concepts.c.id == bindparam("cid"))
-            .values(use_count=concepts.c.use_count + 1, first_use=func.coalesce(concepts.c.first_use, when))
+            .values(
+                use_count=concepts.c.use_count + 1,
+                first_use=func.min(func.coalesce(concepts.c.first_use, when), when),
+            )
         )
 
         def write(conn: Connection) -> None:
@@ -280,11 +282,12 @@ class SemanticMemory:
         return {h.id: self._base_level(t, times.get(h.id, []), h.use_count, h.first_use) for h in heads}
 
     def _base_level(self, t: float, kept: list[float], n: int, first: float | None) -> float:
-        if not kept:
+        ages = t - np.asarray(kept, dtype=np.float64)
+        ages = np.maximum(ages[ages >= 0], 1e-3)  # uses after t do not count; one "now" is 1 ms old
+        if not len(ages):
             return -math.inf
-        ages = np.maximum(t - np.asarray(kept), 1e-3)  # a use "now" counts as a millisecond old
         total = float(np.sum(ages ** (-self.d)))
-        k = len(kept)
+        k = len(ages)
         if n > k and first is not None:
             t_n, t_k = max(t - first, 1e-3), float(ages.max())
             if t_n > t_k:  # Petrov (2006): the n - k older uses, spread evenly over [t_k, t_n]

@@ -3,7 +3,9 @@
 Each item's score mixes recency (exponential decay of the time since its last access, with a half-life),
 frequency (log of its access count, saturating) and an attention weight in [0, 1] that the agent sets::
 
-    score = w_recency · 0.5^(age / half_life) + w_frequency · min(1, ln(1 + count) / ln(1 + 16)) + w_attention · a
+    score = w_recency · 0.5^(age / half_life)
+          + w_frequency · min(1, ln(1 + count) / ln(17))
+          + w_attention · attention
 
 When full, adding an item evicts the one with the lowest score. Vectors live in one preallocated
 (capacity, dim) matrix, so a search is one matrix-vector product.
@@ -81,11 +83,13 @@ class WorkingMemory:
     def __contains__(self, key: Hashable) -> bool:
         return key in self._slot
 
-    def put(self, key: Hashable, vector: Any, payload: Any = None, *, attention: float = 1.0) -> Hashable | None:
+    def put(
+        self, key: Hashable, vector: Any, payload: Any = None, *, attention: float = 1.0
+    ) -> Hashable | None:
         """Add or refresh an item; return the key evicted to make room, if any."""
         if not 0.0 <= attention <= 1.0 or math.isnan(attention):
             raise InvalidMemoryInputError(f"attention must lie in [0, 1], got {attention}")
-        v = codec.check_vectors(vector, self._dim, what="working-memory vector")[0]
+        v = codec.check_vectors(vector, self._dim, what="working-memory vector", round16=False)[0]
         with self._lock:
             if self._vectors is None:
                 self._dim = v.shape[0]
@@ -154,7 +158,7 @@ class WorkingMemory:
         with self._lock:
             if not self._slot or self._vectors is None:
                 return []
-            q = codec.check_vectors(vector, self._dim, what="query vector")
+            q = codec.check_vectors(vector, self._dim, what="query vector", round16=False)
             if q.shape[0] != 1:
                 raise InvalidQueryError("search takes one query vector")
             slots = np.fromiter(self._slot.values(), dtype=np.int64, count=len(self._slot))

@@ -38,7 +38,7 @@ def auto_pads(auto_pad, x_spatial, kernel_shape, strides, dilations, pads):
     if auto_pad not in ("SAME_UPPER", "SAME_LOWER"):
         raise ValueError(f"unknown auto_pad {auto_pad!r}")
     begin, end = [], []
-    for n, k, s, d in zip(x_spatial, kernel_shape, strides, dilations):
+    for n, k, s, d in zip(x_spatial, kernel_shape, strides, dilations, strict=False):
         out = -(-n // s)
         total = max(0, (out - 1) * s + (k - 1) * d + 1 - n)
         small, large = total // 2, total - total // 2
@@ -56,9 +56,12 @@ def pad_spatial(x: np.ndarray, begin, end, value=0) -> np.ndarray:
     if not any(begin) and not any(end):
         return x
     nd = len(begin)
-    crop = tuple(slice(max(0, -b), x.shape[2 + i] - max(0, -e)) for i, (b, e) in enumerate(zip(begin, end)))
+    crop = tuple(
+        slice(max(0, -b), x.shape[2 + i] - max(0, -e))
+        for i, (b, e) in enumerate(zip(begin, end, strict=True))
+    )
     x = x[(slice(None), slice(None), *crop)]
-    width = [(0, 0), (0, 0)] + [(max(0, b), max(0, e)) for b, e in zip(begin, end)]
+    width = [(0, 0), (0, 0)] + [(max(0, b), max(0, e)) for b, e in zip(begin, end, strict=False)]
     if len(width) != x.ndim or nd != x.ndim - 2:
         raise ValueError("pads do not match the input rank")
     return np.pad(x, width, mode="constant", constant_values=value)
@@ -67,12 +70,12 @@ def pad_spatial(x: np.ndarray, begin, end, value=0) -> np.ndarray:
 def windows(xp: np.ndarray, kernel_shape, strides, dilations, out_shape) -> np.ndarray:
     """View of a padded (N, C, *S) array as (N, C, *out_shape, *kernel_shape) windows (no copy)."""
     nd = len(kernel_shape)
-    eff = [(k - 1) * d + 1 for k, d in zip(kernel_shape, dilations)]
+    eff = [(k - 1) * d + 1 for k, d in zip(kernel_shape, dilations, strict=False)]
     axes = tuple(range(2, 2 + nd))
     v = sliding_window_view(xp, eff, axis=axes)
     index = (
         (slice(None), slice(None))
-        + tuple(slice(0, (o - 1) * s + 1, s) for o, s in zip(out_shape, strides))
+        + tuple(slice(0, (o - 1) * s + 1, s) for o, s in zip(out_shape, strides, strict=False))
         + tuple(slice(None, None, d) for d in dilations)
     )
     return v[index]
@@ -210,7 +213,7 @@ def pool_nd(x: np.ndarray, mode: str, *, kernel_shape, strides=None, dilations=N
     out_shape, begin, end, extra = pool_geometry(
         spatial, kernel_shape, strides, dilations, pads, auto_pad, ceil_mode
     )
-    end_total = [e + x_ for e, x_ in zip(end, extra)]
+    end_total = [e + x_ for e, x_ in zip(end, extra, strict=False)]
     ksize = math.prod(kernel_shape)
     lead = x.shape[:2]
 
@@ -230,7 +233,9 @@ def pool_nd(x: np.ndarray, mode: str, *, kernel_shape, strides=None, dilations=N
         else:
             strides_flat = [math.prod(spatial[i + 1:]) for i in range(nd)]
         grids = np.meshgrid(*[np.arange(s, dtype=np.int64) for s in spatial], indexing="ij")
-        flat = sum((g * st for g, st in zip(grids, strides_flat)), np.zeros(spatial, dtype=np.int64))
+        flat = np.zeros(spatial, dtype=np.int64)
+        for g, st in zip(grids, strides_flat, strict=True):
+            flat += g * st
         fp = pad_spatial(flat[None, None], begin, end_total, -1)
         wi = win(fp)  # (1, 1, *O, K)
         idx = np.take_along_axis(np.broadcast_to(wi, (*lead, *wi.shape[2:])), arg[..., None], axis=-1)[..., 0]
@@ -427,7 +432,8 @@ def resize_nd(x, *, kind, coord_mode, scales=None, sizes=None, axes=None, roi=No
     for d in axes:
         axis_roi = roi_full[d] if roi_full is not None else None
         if (math.isclose(scale_f[d], 1.0) and out[d] == result.shape[d]
-                and (axis_roi is None or (math.isclose(axis_roi[0], 0.0) and math.isclose(axis_roi[1], 1.0)))):
+                and (axis_roi is None
+                     or (math.isclose(axis_roi[0], 0.0) and math.isclose(axis_roi[1], 1.0)))):
             continue
         if scale_f[d] <= 0:
             raise ValueError("Resize: scales must be positive")

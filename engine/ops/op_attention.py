@@ -76,6 +76,7 @@ def attention(q, k, v, attn_mask=None, past_key=None, past_value=None, nonpad_kv
     # grouped heads: query head h uses KV head h // rep, so view Q as (B, kvH, rep*q_len, D)
     scores = np.matmul(qs.reshape(batch, kvh, rep * q_len, head), kc.transpose(0, 1, 3, 2))
     scores = scores.reshape(batch, qh, q_len, kv_len).astype(dtype, copy=False).astype(ct, copy=False)
+    raw_scores = scores
     if softcap and softcap > 0:
         scores = np.tanh(scores / ct.type(softcap)) * ct.type(softcap)
 
@@ -104,7 +105,9 @@ def attention(q, k, v, attn_mask=None, past_key=None, past_value=None, nonpad_kv
         pad_bias = np.where(keep, ct.type(0), ct.type(-np.inf)).reshape(batch, 1, 1, kv_len)
         bias = pad_bias if bias is None else bias + pad_bias
 
-    qk_out = scores
+    # mode 0: raw QK (per the spec and onnxruntime; the ONNX reference returns the softcapped value);
+    # mode 1: softcapped
+    qk_out = raw_scores if qk_matmul_output_mode == 0 else scores
     if bias is not None:
         with_bias = scores + bias
         if qk_matmul_output_mode == 2:

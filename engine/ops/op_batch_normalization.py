@@ -1,5 +1,6 @@
-"""BatchNormalization: (x - mean) / sqrt(var + eps) * scale + B per channel (axis 1); training_mode (opset 14+)
-normalizes with the batch statistics and also returns the momentum-updated running mean and variance."""
+"""BatchNormalization: (x - mean) / sqrt(var + eps) * scale + B per channel (axis 1); training_mode
+(opset 14+) normalizes with the batch statistics and also returns the momentum-updated running mean and
+variance."""
 
 from __future__ import annotations
 

@@ -28,11 +28,16 @@ def conv_transpose(x, w, b=None, *, auto_pad: str = "NOTSET", dilations: list[in
     strides = [int(s) for s in strides] if strides else [1] * nd
     dilations = [int(d) for d in dilations] if dilations else [1] * nd
     output_padding = [int(p) for p in output_padding] if output_padding else [0] * nd
-    eff = [(k - 1) * d + 1 for k, d in zip(ks, dilations)]
-    natural = [s * (i - 1) + op + e for s, i, op, e in zip(strides, spatial, output_padding, eff)]
+    eff = [(k - 1) * d + 1 for k, d in zip(ks, dilations, strict=False)]
+    natural = [
+        s * (i - 1) + op + e for s, i, op, e in zip(strides, spatial, output_padding, eff, strict=True)
+    ]
     if pads is None and auto_pad in ("SAME_UPPER", "SAME_LOWER"):
-        target = [int(o) for o in output_shape[-nd:]] if output_shape else [i * s for i, s in zip(spatial, strides)]
-        total = [nat - t for nat, t in zip(natural, target)]
+        if output_shape:
+            target = [int(o) for o in output_shape[-nd:]]
+        else:
+            target = [i * s for i, s in zip(spatial, strides, strict=True)]
+        total = [nat - t for nat, t in zip(natural, target, strict=False)]
         small = [t // 2 for t in total]
         large = [t - t // 2 for t in total]
         begin, end = (small, large) if auto_pad == "SAME_UPPER" else (large, small)
@@ -43,7 +48,7 @@ def conv_transpose(x, w, b=None, *, auto_pad: str = "NOTSET", dilations: list[in
         if output_shape:
             out_shape = [int(o) for o in output_shape[-nd:]]
         else:
-            out_shape = [nat - bg - en for nat, bg, en in zip(natural, begin, end)]
+            out_shape = [nat - bg - en for nat, bg, en in zip(natural, begin, end, strict=False)]
     ct = compute_dtype(x.dtype)
     m = w.shape[1] * group
     cg, mg = c // group, w.shape[1]
@@ -55,16 +60,16 @@ def conv_transpose(x, w, b=None, *, auto_pad: str = "NOTSET", dilations: list[in
     cols = np.matmul(wg.transpose(0, 2, 1), xg)  # (N, G, Mg*K, I)
     cols = cols.reshape(n, m, ksize, *spatial)
     # scatter-add every kernel offset into a buffer large enough for both the natural and requested extents
-    full = [max(nat, bg + o) for nat, bg, o in zip(natural, begin, out_shape)]
+    full = [max(nat, bg + o) for nat, bg, o in zip(natural, begin, out_shape, strict=False)]
     lead = [max(0, -bg) for bg in begin]
-    buf = np.zeros((n, m, *[f + ld for f, ld in zip(full, lead)]), dtype=ct)
+    buf = np.zeros((n, m, *[f + ld for f, ld in zip(full, lead, strict=False)]), dtype=ct)
     for kidx, koff in enumerate(np.ndindex(*ks)):
         sl = tuple(
             slice(ld + k * d, ld + k * d + (i - 1) * s + 1, s)
-            for ld, k, d, i, s in zip(lead, koff, dilations, spatial, strides)
+            for ld, k, d, i, s in zip(lead, koff, dilations, spatial, strides, strict=False)
         )
         buf[(slice(None), slice(None), *sl)] += cols[:, :, kidx]
-    crop = tuple(slice(ld + bg, ld + bg + o) for ld, bg, o in zip(lead, begin, out_shape))
+    crop = tuple(slice(ld + bg, ld + bg + o) for ld, bg, o in zip(lead, begin, out_shape, strict=False))
     y = buf[(slice(None), slice(None), *crop)]
     if b is not None:
         y = y + b.astype(ct, copy=False).reshape((1, m) + (1,) * nd)

@@ -11,7 +11,9 @@ import numpy as np
 
 from engine.ops.registry import register
 
-_MODES = {"bilinear": "linear", "bicubic": "cubic", "linear": "linear", "cubic": "cubic", "nearest": "nearest"}
+_MODES = {
+    "bilinear": "linear", "bicubic": "cubic", "linear": "linear", "cubic": "cubic", "nearest": "nearest",
+}
 
 
 def _reflect(x, lo, hi):

@@ -1,4 +1,4 @@
-"""LeakyRelu: elementwise x for x >= 0, alpha * x otherwise."""
+"""LeakyRelu: elementwise x for x >= 0, alpha * x otherwise (max(x, alpha * x) when 0 <= alpha <= 1)."""
 
 import numpy as np
 
@@ -8,4 +8,8 @@ from engine.ops.registry import register
 
 @register("LeakyRelu", since=6)
 def leaky_relu(x, *, alpha=0.01):
-    return out(np.where(x < 0, x * float(alpha), x), x.dtype)
+    alpha = float(alpha)
+    y = np.multiply(x, alpha)
+    if 0.0 <= alpha <= 1.0:
+        return out(np.maximum(x, y, out=y if y.ndim else None), x.dtype)
+    return out(np.where(x < 0, y, x), x.dtype)

@@ -1,4 +1,5 @@
-"""LogSoftmax: x - max - log(sum(exp(x - max))) along ``axis``; opset < 13 coerces the input to 2D at ``axis``."""
+"""LogSoftmax: x - max - log(sum(exp(x - max))) along ``axis``; opset < 13 coerces the input to 2D at
+``axis``."""
 
 from __future__ import annotations
 

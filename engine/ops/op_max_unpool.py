@@ -28,7 +28,7 @@ def max_unpool(x, i, output_shape=None, *, kernel_shape: list[int], pads: list[i
         return (y,)
     # as in the ONNX reference: indices address the inferred shape, which lands in the output's leading corner
     out = np.zeros(shape, dtype=x.dtype)
-    out[tuple(slice(0, min(a, b)) for a, b in zip(inferred, shape))] = y[
-        tuple(slice(0, min(a, b)) for a, b in zip(inferred, shape))
+    out[tuple(slice(0, min(a, b)) for a, b in zip(inferred, shape, strict=False))] = y[
+        tuple(slice(0, min(a, b)) for a, b in zip(inferred, shape, strict=False))
     ]
     return (out,)

@@ -5,8 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from engine.ops._reduce import per_row, saturate_round
-from engine.ops.op_mat_mul_integer import shifted_matmul
+from engine.ops._reduce import per_row, saturate_round, shifted_matmul
 from engine.ops.registry import register
 
 

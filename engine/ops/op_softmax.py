@@ -1,4 +1,5 @@
-"""Softmax: exp(x - max) / sum(exp(x - max)) along ``axis``; opset < 13 coerces the input to 2D at ``axis``."""
+"""Softmax: exp(x - max) / sum(exp(x - max)) along ``axis`` (numerically stable); opset < 13 coerces the
+input to 2D at ``axis``."""
 
 from __future__ import annotations
 

