@@ -15,19 +15,18 @@ Run:  python benchmarks/bench_memory.py            (100k points, 100k relations)
 
 from __future__ import annotations
 
-import os
-
-for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
-    os.environ.setdefault(_var, "1")  # one core: BLAS must not fan out
-
 import argparse
+import os
 import sys
 import tempfile
 import time
 from pathlib import Path
 
-import hnswlib
-import numpy as np
+for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+    os.environ.setdefault(_var, "1")  # one core: BLAS must not fan out, so set before numpy loads
+
+import hnswlib  # noqa: E402
+import numpy as np  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
@@ -91,9 +90,8 @@ def sweep(args: argparse.Namespace, data: np.ndarray, queries: np.ndarray, truth
                     lambda q, ix=index: (ix.knn_query(q, k=10)[0][0] - 1).tolist(), queries
                 )
                 p50, p95 = percentiles(times)
-                print(
-                    f"{m:>4} {efc:>5} {rate:>9.0f} {ef:>4} {recall(found, truth):>10.3f} {p50:>8.3f} {p95:>8.3f}"
-                )
+                r = recall(found, truth)
+                print(f"{m:>4} {efc:>5} {rate:>9.0f} {ef:>4} {r:>10.3f} {p50:>8.3f} {p95:>8.3f}")
 
 
 def main() -> None:
@@ -153,7 +151,7 @@ def main() -> None:
             raw.add_items(data[start:stop], np.arange(start + 1, stop + 1), num_threads=1)
         raw_rate = args.points / (time.perf_counter() - t)
         rows.append(
-            ("episodes stored /s (add_many, batch %d)" % args.batch, f"{store_rate:,.0f}", f"{raw_rate:,.0f}")
+            (f"episodes stored /s (add_many, batch {args.batch})", f"{store_rate:,.0f}", f"{raw_rate:,.0f}")
         )
 
         raw.set_ef(args.ef)
@@ -216,8 +214,9 @@ def main() -> None:
         memory.close()
 
     print(
-        f"\n{args.points:,} x {args.dim}-d vectors, {args.clusters} Gaussian clusters (spread {args.spread}), "
-        f"{args.queries} queries; HNSW M={args.M} ef_construction={args.ef_construction} ef={args.ef}; one thread"
+        f"\n{args.points:,} x {args.dim}-d vectors, {args.clusters} Gaussian clusters (spread {args.spread}),"
+        f" {args.queries} queries; HNSW M={args.M} ef_construction={args.ef_construction} ef={args.ef};"
+        " one thread"
     )
     width = max(len(r[0]) for r in rows)
     print(f"{'measure':<{width}}  {'memory_store':>16}  {'raw hnswlib':>14}")

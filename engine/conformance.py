@@ -25,7 +25,7 @@ EXCLUDES: dict[str, str] = {
     r"(?i)int2|uint2": "2-bit tensors are not supported",
     r"_string|string_|strnorm|regex|StringConcat|string_split|test_strnormalizer": "string tensors are not supported",
     # Sequence and optional values (SequenceConstruct, Optional...) are not engine value types yet.
-    r"(?<!reverse)sequence|optional|loop16_seq|test_if_seq|test_if_opt|test_split_to_sequence|identity_opt":
+    r"(?<!reverse)sequence|optional|loop1[36]_seq|test_if_seq|test_if_opt|test_split_to_sequence|identity_opt":
         "sequence/optional values are not supported",
     # Random generators cannot match reference outputs bit for bit.
     r"test_bernoulli|test_random|test_multinomial": "random operators",
@@ -37,7 +37,7 @@ EXCLUDES: dict[str, str] = {
 @dataclass(frozen=True)
 class NodeTestResult:
     name: str
-    ops: tuple[str, ...]
+    ops: tuple[str, ...]  # operator types of the model's main graph
     status: str          # "pass", "fail" or "excluded"
     message: str = ""
     seconds: float = 0.0
@@ -77,8 +77,8 @@ def run_node_tests(ops: Iterable[str] | None = None, pattern: str | None = None)
         model = case.model
         if model is None:
             continue
-        used = tuple(sorted(model_ops(model.graph)))
-        if wanted and not wanted & set(used):
+        used = tuple(sorted({node.op_type for node in model.graph.node}))
+        if wanted and not wanted & model_ops(model.graph):
             continue
         if pattern and not re.search(pattern, case.name):
             continue
@@ -103,7 +103,11 @@ def run_node_tests(ops: Iterable[str] | None = None, pattern: str | None = None)
 
 
 def per_op_summary(results: Iterable[NodeTestResult]) -> dict[str, tuple[int, int]]:
-    """{op: (passed, run)} over non-excluded tests, counting a test for every op its model uses."""
+    """{op: (passed, run)} over non-excluded tests, counting a test for every op in its model's main graph.
+
+    Operators that appear only inside a subgraph (a Loop body, a FlexAttention score_mod) are not charged with
+    that test: the test is about the operator that holds the subgraph.
+    """
     summary: dict[str, list[int]] = {}
     for r in results:
         if r.status == "excluded":
@@ -120,4 +124,17 @@ np.seterr(all="ignore")  # kernels compute inf/nan where ONNX says so; warnings 
 
 # Node tests we fail today, one by one, with the reason. They are skipped in the pytest run of the suite
 # (tests/conformance/test_onnx_backend.py) but counted as failures in the totals (test_coverage.py).
-KNOWN_FAILURES: dict[str, str] = {}
+KNOWN_FAILURES: dict[str, str] = {
+    **{
+        f"test_flexattention{suffix}": "ai.onnx.preview::FlexAttention (preview domain, score/prob-mod subgraphs) "
+        "has no kernel yet"
+        for suffix in ("", "_scaled", "_gqa", "_diff_head_sizes", "_score_mod", "_prob_mod", "_fp16", "_double",
+                       "_causal_mask", "_soft_cap", "_relative_positional")
+    },
+    **{
+        f"test_image_decoder_decode_{fmt}": "ImageDecoder needs image codecs (JPEG, PNG, WebP, ...), which are not "
+        "dependencies of the engine"
+        for fmt in ("jpeg_rgb", "jpeg_grayscale", "jpeg_bgr", "jpeg2k_rgb", "bmp_rgb", "png_rgb", "tiff_rgb",
+                    "webp_rgb", "pnm_rgb")
+    },
+}

@@ -4,6 +4,10 @@ A plan is a list of steps ``(kernel, input slots, output slots, attributes, slot
 per-run list indexed by slot number, so running a node costs one Python call plus list indexing, and every
 intermediate is dropped right after its last reader. Graphs given as attributes (If, Loop, Scan) are compiled
 into nested plans that read the enclosing values they mention.
+
+Each node runs on the execution provider the partitioner (:mod:`engine.providers.partition`) gives it; where a
+value must move between devices the plan has a transfer step (``MemcpyFromHost``/``MemcpyToHost``), and weights
+read on a device are copied there once, when the plan is built.
 """
 
 from __future__ import annotations
@@ -16,7 +20,8 @@ import numpy as np
 
 from engine import ir
 from engine.errors import ExecutionError, ModelError, RonnError, UnsupportedOperatorError
-from engine.ops.registry import lookup
+from engine.providers.base import HOST, ExecutionProvider
+from engine.providers.partition import Placer, Transfer
 
 _NONE_SLOT = 0      # always None: omitted optional inputs read it
 _DISCARD_SLOT = 1   # omitted optional outputs are written here and never read
@@ -31,14 +36,32 @@ class Step:
     frees: tuple[int, ...]
     node: ir.Node
     scope_slots: tuple[tuple[str, int], ...] = ()   # enclosing values a subgraph attribute reads
+    provider: str = "CPUExecutionProvider"
+
+
+@dataclass(frozen=True)
+class NodeAssignment:
+    """Which provider runs a node (transfers that the partitioner inserted have op MemcpyFromHost/ToHost)."""
+
+    node: str
+    op_type: str
+    provider: str
+
+
+def _transfer_kernel(fn: Callable[[Any], Any]) -> Callable[[Any], tuple[Any]]:
+    def transfer(array: Any) -> tuple[Any]:
+        return (fn(array),)
+
+    return transfer
 
 
 class Subgraph:
     """A compiled graph attribute: call it with its formal inputs and the enclosing scope's values."""
 
-    def __init__(self, graph: ir.Graph, outer_names: Sequence[str]) -> None:
+    def __init__(self, graph: ir.Graph, outer_names: Sequence[str],
+                 providers: Sequence[ExecutionProvider] | None = None) -> None:
         self.graph = graph
-        self.plan = Plan(graph, outer_names=outer_names)
+        self.plan = Plan(graph, outer_names=outer_names, providers=providers)
         self.free_names = self.plan.outer_reads
 
     def __call__(self, inputs: Sequence[Any], scope: dict[str, Any]) -> list[Any]:
@@ -67,8 +90,17 @@ def _free_names(graph: ir.Graph) -> set[str]:
 class Plan:
     """The compiled, immutable form of a graph. ``execute`` is thread-safe: each call has its own slots."""
 
-    def __init__(self, graph: ir.Graph, *, outer_names: Sequence[str] = ()) -> None:
+    def __init__(
+        self, graph: ir.Graph, *, outer_names: Sequence[str] = (),
+        providers: Sequence[ExecutionProvider] | None = None,
+    ) -> None:
         self.graph = graph
+        if not providers:
+            from engine.providers.cpu import CPUProvider
+
+            providers = [CPUProvider()]
+        placer = Placer(graph, providers)
+        host_providers = [p for p in providers if p.device == HOST]
         slot_of: dict[str, int] = {}
 
         def slot(name: str) -> int:
@@ -82,8 +114,21 @@ class Plan:
             slot(name)
         outer = set(outer_names)
         self.outer_reads: list[str] = []
-        steps: list[tuple[Callable[..., Any], list[int], list[int], dict[str, Any], ir.Node, list]] = []
+        steps: list[tuple[Callable[..., Any], list[int], list[int], dict[str, Any], ir.Node, list, str]] = []
+        # slot of a weight's device copy -> (weight name, the transfer that makes it); filled at build time
+        self.device_weights: dict[int, tuple[str, Callable[[Any], Any]]] = {}
+
+        def emit(transfers: list[Transfer]) -> None:
+            for t in transfers:
+                if t.source in graph.initializers:
+                    self.device_weights[slot(t.target)] = (t.source, t.fn)
+                else:
+                    steps.append((_transfer_kernel(t.fn), [slot(t.source)], [slot(t.target)], {}, t.node(), [],
+                                  t.provider))
+
         for node in graph.nodes:
+            provider = placer.assign(node)
+            on_host = provider.host_inputs(node)
             in_slots = []
             inputs = list(node.inputs)
             while inputs and inputs[-1] == "":
@@ -100,10 +145,13 @@ class Plan:
                             f"{node.describe()} reads {name!r}, which no earlier node, input or initializer defines "
                             "(the graph is not in topological order or is broken)"
                         )
-                in_slots.append(slot(name))
-            spec = lookup(node.op_type, node.domain, graph.opset(node.domain), node.name)
+                slot(name)
+                read, transfers = placer.read(name, provider, len(in_slots) in on_host)
+                emit(transfers)
+                in_slots.append(slot(read))
+            spec = provider.compile_node(node, graph)
             kwargs: dict[str, Any] = {}
-            scope_names: list[str] = []
+            scope_names: list[tuple[str, int]] = []
             for key, value in node.attrs.items():
                 if key not in spec.attributes and not spec.accepts_any_attribute:
                     raise UnsupportedOperatorError(
@@ -112,12 +160,14 @@ class Plan:
                     )
                 if isinstance(value, ir.Graph):
                     visible = set(slot_of) | outer
-                    sub = Subgraph(value, sorted(visible))
+                    sub = Subgraph(value, sorted(visible), host_providers)
                     for name in sub.free_names:
                         if name not in slot_of and name in outer:
                             self.outer_reads.append(name)
                         slot(name)
-                        scope_names.append(name)
+                        read, transfers = placer.read(name, provider, True)
+                        emit(transfers)
+                        scope_names.append((name, slot(read)))
                     value = sub
                 kwargs[key] = value
             if spec.wants_num_outputs:
@@ -128,7 +178,8 @@ class Plan:
                     out_slots.append(_DISCARD_SLOT)
                 else:
                     out_slots.append(slot(name))
-            steps.append((spec.fn, in_slots, out_slots, kwargs, node, sorted(set(scope_names))))
+            steps.append((spec.fn, in_slots, out_slots, kwargs, node, sorted(set(scope_names)), provider.name))
+            placer.produced(node, provider)
 
         for name in graph.output_names:
             if name not in slot_of:
@@ -137,13 +188,18 @@ class Plan:
                     slot(name)
                 else:
                     raise ModelError(f"graph output {name!r} is produced by no node, input or initializer")
+        output_names = []
+        for name in graph.output_names:
+            read, transfers = placer.read(name, placer.fallback, True)
+            emit(transfers)
+            output_names.append(read)
 
         # Liveness: free each slot after its last reader, except graph outputs and constants.
-        keep = {slot_of[n] for n in graph.output_names} | {_NONE_SLOT, _DISCARD_SLOT}
-        keep |= {slot_of[n] for n in graph.initializers}
+        keep = {slot_of[n] for n in [*graph.output_names, *output_names]} | {_NONE_SLOT, _DISCARD_SLOT}
+        keep |= {slot_of[n] for n in graph.initializers} | set(self.device_weights)
         last_use: dict[int, int] = {}
-        for index, (_, in_slots, out_slots, _, _, scope) in enumerate(steps):
-            for s in [*in_slots, *(slot_of[n] for n in scope), *out_slots]:
+        for index, (_, in_slots, out_slots, _, _, scope, _) in enumerate(steps):
+            for s in [*in_slots, *(s for _, s in scope), *out_slots]:
                 last_use[s] = index
         frees: list[list[int]] = [[] for _ in steps]
         for s, index in last_use.items():
@@ -151,26 +207,35 @@ class Plan:
                 frees[index].append(s)
 
         self.steps = tuple(
-            Step(fn, tuple(ins), tuple(outs), kw, tuple(frees[i]), node,
-                 tuple((n, slot_of[n]) for n in scope))
-            for i, (fn, ins, outs, kw, node, scope) in enumerate(steps)
+            Step(fn, tuple(ins), tuple(outs), kw, tuple(frees[i]), node, tuple(scope), provider_name)
+            for i, (fn, ins, outs, kw, node, scope, provider_name) in enumerate(steps)
         )
         self.slot_of = slot_of
         self.n_slots = len(slot_of) + 2
         self.input_slots = tuple(slot_of[n] for n in graph.input_names)
-        self.output_slots = tuple(slot_of[n] for n in graph.output_names)
+        self.output_slots = tuple(slot_of[n] for n in output_names)
         self.outer_reads = list(dict.fromkeys(self.outer_reads))
         self._outer_slots = tuple((n, slot_of[n]) for n in self.outer_reads)
         self.template: list[Any] = [None] * self.n_slots
         for name, array in graph.initializers.items():
             self.template[slot_of[name]] = array
+        for s, (name, to_device) in self.device_weights.items():
+            self.template[s] = to_device(graph.initializers[name])
 
-    def with_initializers(self, updates: dict[str, np.ndarray]) -> list[Any]:
-        """A new slot template with some initializers replaced (the plan itself is not changed)."""
-        template = list(self.template)
+    def with_initializers(self, updates: dict[str, np.ndarray], template: list[Any] | None = None) -> list[Any]:
+        """A new slot template with some initializers replaced, device copies included (the plan is unchanged)."""
+        template = list(self.template if template is None else template)
         for name, array in updates.items():
             template[self.slot_of[name]] = array
+        for s, (name, to_device) in self.device_weights.items():
+            if name in updates:
+                template[s] = to_device(updates[name])
         return template
+
+    def assignments(self) -> list[NodeAssignment]:
+        """The provider of every step, transfers included, in execution order."""
+        return [NodeAssignment(step.node.name or step.node.outputs[0], step.node.op_type, step.provider)
+                for step in self.steps]
 
     def execute(
         self,

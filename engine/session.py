@@ -25,14 +25,17 @@ from engine.errors import InvalidInputError, ModelError, ProviderError
 from engine.loader import ModelSource, load_model
 from engine.options import SessionOptions
 from engine.passes.manager import optimize
-from engine.plan import Plan
+from engine.plan import NodeAssignment, Plan
 
-KNOWN_PROVIDERS = ("CPUExecutionProvider", "BitNetExecutionProvider", "CUDAExecutionProvider")
+KNOWN_PROVIDERS = ("CPUExecutionProvider", "BitNetExecutionProvider", "CUDAExecutionProvider")  # built-ins
+BITNET_DOMAIN = "ai.ronn.bitnet"
 
 
 def get_available_providers() -> list[str]:
-    """Execution providers that can run on this machine, in preference order."""
-    return ["CPUExecutionProvider"]
+    """Execution providers that can run on this machine, in preference order (see :mod:`engine.providers`)."""
+    from engine.providers import available_provider_names
+
+    return available_provider_names()
 
 
 def type_string(dtype: np.dtype | None) -> str:
@@ -70,26 +73,60 @@ class ModelMetadata:
     custom_metadata_map: dict[str, str]
 
 
-def _resolve_providers(providers: Sequence[Any] | None) -> list[str]:
+def _parse_providers(
+    providers: Sequence[Any] | None, provider_options: Sequence[Mapping[str, Any]] | None
+) -> list[tuple[str, dict[str, Any]]] | None:
+    """onnxruntime's ``providers`` (names or ``(name, options)``) and ``provider_options`` as (name, options)."""
     if providers is None:
-        return ["CPUExecutionProvider"]
-    names = []
-    for entry in providers:
-        name = entry[0] if isinstance(entry, tuple | list) else entry
-        if not isinstance(name, str) or name not in KNOWN_PROVIDERS:
-            raise ProviderError(
-                f"unknown execution provider {name!r}; known providers: {', '.join(KNOWN_PROVIDERS)}"
-            )
-        names.append(name)
-    available = [n for n in names if n in get_available_providers()]
-    if not available:
+        return None
+    from engine.providers.base import known_provider_names
+
+    if provider_options is not None and len(provider_options) != len(providers):
         raise ProviderError(
-            f"none of the requested providers {names} can run on this machine "
-            f"(available: {get_available_providers()}); list 'CPUExecutionProvider' as a fallback"
+            f"provider_options has {len(provider_options)} entries for {len(providers)} providers"
         )
-    if "CPUExecutionProvider" not in available:
-        available.append("CPUExecutionProvider")  # nodes no other provider takes fall back to CPU
-    return available
+    known = known_provider_names()
+    parsed = []
+    for i, entry in enumerate(providers):
+        name, options = entry, {}
+        if isinstance(entry, tuple | list):
+            if len(entry) != 2 or not isinstance(entry[1], Mapping):
+                raise ProviderError(f"a provider entry must be a name or (name, options dict), got {entry!r}")
+            name, options = entry[0], dict(entry[1])
+        if provider_options is not None:
+            options.update(provider_options[i])
+        if not isinstance(name, str) or name not in known:
+            raise ProviderError(f"unknown execution provider {name!r}; known providers: {', '.join(known)}")
+        parsed.append((name, options))
+    return parsed
+
+
+def _resolve_providers(requested: list[tuple[str, dict[str, Any]]] | None, graph: ir.Graph) -> list[Any]:
+    """Provider instances for the session: those requested that can run here, then CPU as the fallback.
+
+    Default (None): CPU, preceded by BitNet when the graph holds ``ai.ronn.bitnet`` nodes.
+    """
+    from engine.providers.base import create_provider, unavailable_reason
+
+    if requested is None:
+        requested = [("CPUExecutionProvider", {})]
+        if any(node.domain == BITNET_DOMAIN for node in graph.nodes):
+            requested.insert(0, ("BitNetExecutionProvider", {}))
+    usable, reasons = [], []
+    for name, options in requested:
+        reason = unavailable_reason(name)
+        if reason is None:
+            usable.append(create_provider(name, options))
+        else:
+            reasons.append(f"{name}: {reason}")
+    if not usable:
+        raise ProviderError(
+            f"none of the requested providers can run on this machine ({'; '.join(reasons)}); "
+            f"available: {get_available_providers()}; list 'CPUExecutionProvider' as a fallback"
+        )
+    if not any(p.name == "CPUExecutionProvider" for p in usable):
+        usable.append(create_provider("CPUExecutionProvider"))  # nodes no other provider takes run on CPU
+    return usable
 
 
 class InferenceSession:
@@ -118,7 +155,7 @@ class InferenceSession:
         self._options = sess_options if sess_options is not None else SessionOptions()
         if not isinstance(self._options, SessionOptions):
             raise TypeError(f"sess_options must be a SessionOptions, got {type(self._options).__name__}")
-        self._providers = _resolve_providers(providers)
+        requested = _parse_providers(providers, provider_options)
         if isinstance(path_or_bytes, ir.Graph):
             self._graph = path_or_bytes
         else:
@@ -129,7 +166,9 @@ class InferenceSession:
             )
         except ValueError as exc:
             raise ModelError(str(exc)) from exc
-        self._plan = Plan(self._graph)
+        self._providers = _resolve_providers(requested, self._graph)
+        self._provider_options = {name: opts for name, opts in requested or []}
+        self._plan = Plan(self._graph, providers=self._providers)
         self._template = self._plan.template
         for array in self._graph.initializers.values():
             array.flags.writeable = False  # kernels must never write into weights
@@ -156,10 +195,20 @@ class InferenceSession:
         return []
 
     def get_providers(self) -> list[str]:
-        return list(self._providers)
+        """The providers this session uses, in preference order (CPU, the fallback, always among them)."""
+        return [p.name for p in self._providers]
 
     def get_provider_options(self) -> dict[str, dict[str, str]]:
-        return {name: {} for name in self._providers}
+        return {p.name: {k: str(v) for k, v in self._provider_options.get(p.name, {}).items()}
+                for p in self._providers}
+
+    def node_providers(self) -> list[NodeAssignment]:
+        """Which provider runs each step of the plan, in execution order, transfers included.
+
+        Each entry is ``NodeAssignment(node, op_type, provider)``; inserted transfers have op type
+        ``MemcpyFromHost`` or ``MemcpyToHost``.
+        """
+        return self._plan.assignments()
 
     def get_session_options(self) -> SessionOptions:
         return self._options
@@ -229,9 +278,8 @@ class InferenceSession:
             array.flags.writeable = False
             arrays[name] = array
         with self._weights_lock:
-            template = list(self._template)
+            template = self._plan.with_initializers(arrays, self._template)  # device copies too
             for name, array in arrays.items():
-                template[self._plan.slot_of[name]] = array
                 self._graph.initializers[name] = array
             self._template = template  # one reference swap: a run sees either all old or all new weights
 

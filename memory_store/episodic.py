@@ -13,6 +13,7 @@ Example::
 
 from __future__ import annotations
 
+import functools
 import math
 import time as _time
 from collections.abc import Iterable, Sequence
@@ -231,7 +232,9 @@ class EpisodicMemory:
         return list(self._db.read(lambda c: c.execute(stmt).scalars().all()))
 
     def count(self) -> int:
-        return int(self._db.read(lambda c: c.execute(select(func.count()).select_from(episodes)).scalar()))
+        return int(
+            self._db.read(lambda c: c.execute(select(func.count()).select_from(episodes)).scalar_one())
+        )
 
     def __len__(self) -> int:
         return self.count()
@@ -263,20 +266,20 @@ class EpisodicMemory:
         index = self._index
         assert index is not None
         if where:
-            count = select(func.count(), func.max(episodes.c.id)).where(*where)
-            matching, newest = self._db.read(lambda c: c.execute(count).one())
+            # count at most EXACT_SEARCH_LIMIT + 1 matches: enough to choose, cheap when the filter is broad
+            sample = select(episodes.c.id).where(*where).limit(EXACT_SEARCH_LIMIT + 1).subquery()
+            count = select(func.count()).select_from(sample)
+            matching = self._db.read(lambda c: c.execute(count).scalar()) or 0
             if not matching:
                 return []
             if matching <= EXACT_SEARCH_LIMIT:
                 return self._exact(query[0], k, where, with_payload)
-            if newest > index.known_max:
-                self.sync()
-            fetch = min(index.live, max(2 * k, int(2 * k * index.live / matching)))
+            fetch = min(index.live, 4 * k)
         else:
             fetch = k
         stmt = _BY_IDS[with_payload] if not where else _BY_IDS[with_payload].where(*where)
 
-        def fetch_rows(conn: Connection, ids: list[int]) -> tuple[int, dict[int, Any]]:
+        def fetch_rows(conn: Connection, *, ids: list[int]) -> tuple[int, dict[int, Any]]:
             newest = conn.execute(_NEWEST).scalar() or 0
             return newest, {r.id: r for r in conn.execute(stmt, {"ids": ids})}
 
@@ -284,7 +287,7 @@ class EpisodicMemory:
             labels, dist = index.query(query, fetch, ef)
             ids = labels.tolist()
             # the rows and the newest id come from one snapshot; rows the index lacks force a catch-up
-            newest, found = self._db.read(lambda c, i=ids: fetch_rows(c, i))
+            newest, found = self._db.read(functools.partial(fetch_rows, ids=ids))
             if newest > index.known_max:
                 self.sync()
                 continue
@@ -349,9 +352,8 @@ class EpisodicMemory:
             stmt = select(episodes.c.id, episodes.c.vector).where(episodes.c.id > above)
             if below is not None:
                 stmt = stmt.where(episodes.c.id < below)
-            rows = self._db.read(
-                lambda c, s=stmt: c.execute(s.order_by(episodes.c.id).limit(_REBUILD_CHUNK)).all()
-            )
+            chunk_stmt = stmt.order_by(episodes.c.id).limit(_REBUILD_CHUNK)
+            rows: Sequence[Any] = self._db.read(lambda c: c.execute(chunk_stmt).all())  # noqa: B023
             if not rows:
                 return added
             ids = np.fromiter((r.id for r in rows), dtype=np.int64, count=len(rows))
@@ -397,7 +399,7 @@ class EpisodicMemory:
         lacking = np.setdiff1d(ids, labels).tolist()
         for start in range(0, len(lacking), _REBUILD_CHUNK):
             chunk = lacking[start : start + _REBUILD_CHUNK]
-            found = self._db.read(lambda c, ch=chunk: self._rows(c, ch, True))
+            found = self._db.read(functools.partial(self._rows, ids=chunk, with_payload=True))
             self._index.add_missing(
                 np.asarray(chunk, np.int64),
                 codec.blobs_to_matrix([found[i].vector for i in chunk], self._index.dim),
@@ -419,8 +421,10 @@ class EpisodicMemory:
     def _rows(self, conn: Connection, ids: list[int], with_payload: bool) -> dict[int, Any]:
         return {r.id: r for r in conn.execute(_BY_IDS[with_payload], {"ids": ids})}
 
-    def _require(self, conn: Connection, ids: list[int]) -> None:
+    def _require(self, conn: Connection, ids: list[int]) -> list[int]:
+        """Raise UnknownIdError (inside the transaction, so nothing is written) unless every id exists."""
         stmt = select(episodes.c.id).where(episodes.c.id.in_(bindparam("ids", expanding=True)))
         missing = set(ids) - set(conn.execute(stmt, {"ids": ids}).scalars())
         if missing:
             raise UnknownIdError("episode id", missing)
+        return ids

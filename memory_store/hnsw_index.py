@@ -37,8 +37,8 @@ class HnswParams:
     """
 
     M: int = 16
-    ef_construction: int = 100
-    ef: int = 64
+    ef_construction: int = 64
+    ef: int = 96
     threads: int = 1
 
     def __post_init__(self) -> None:

@@ -136,7 +136,7 @@ class SemanticMemory:
         self._db.write(lambda c: (self._require(c, ids), c.execute(stmt, {"ids": ids})))
 
     def count(self) -> int:
-        return int(self._db.read(lambda c: c.execute(select(func.count()).select_from(concepts)).scalar()))
+        return int(self._db.read(lambda c: c.execute(select(func.count()).select_from(concepts)).scalar_one()))
 
     # -- relations ---------------------------------------------------------------------------------
 
@@ -147,7 +147,7 @@ class SemanticMemory:
     def relate_many(self, triples: Iterable[tuple[int, int, str, float]]) -> None:
         """Create or reweight many relations in one transaction."""
         when = now()
-        rows = []
+        rows: list[dict[str, Any]] = []
         for source, target, rtype, weight in triples:
             if not isinstance(rtype, str) or not rtype:
                 raise InvalidMemoryInputError(f"relation types must be non-empty str, got {rtype!r}")
@@ -162,7 +162,7 @@ class SemanticMemory:
             index_elements=["source_id", "target_id", "type"],
             set_={"weight": stmt.excluded.weight, "updated": stmt.excluded.updated},
         )
-        ends = sorted({r["source_id"] for r in rows} | {r["target_id"] for r in rows})
+        ends: list[int] = sorted({int(r["source_id"]) for r in rows} | {int(r["target_id"]) for r in rows})
         self._db.write(lambda c: (self._require(c, ends), c.execute(stmt, rows)))
 
     def relations(self, concept: int, direction: Direction = "out") -> list[Relation]:
@@ -208,7 +208,7 @@ class SemanticMemory:
             "max_hops": hops,
             "min_weight": finite(min_weight, "min_weight"),
         }
-        binds = [bindparam("starts", expanding=True)]
+        binds: list[Any] = [bindparam("starts", expanding=True)]
         if types is not None:
             cond += " AND r.type IN :types"
             params["types"] = list(types)
@@ -221,7 +221,9 @@ class SemanticMemory:
             + ") SELECT id, min(hops) FROM reach GROUP BY id"
         )
         stmt = text(sql).bindparams(*binds)
-        found = dict(self._db.read(lambda c: c.execute(stmt, params).all()))
+        found: dict[int, int] = {
+            int(i): int(h) for i, h in self._db.read(lambda c: c.execute(stmt, params).all())
+        }
         if missing := set(starts) - found.keys():
             raise UnknownIdError("concept id", missing)
         return found
@@ -270,7 +272,7 @@ class SemanticMemory:
             concepts.c.id.in_(bindparam("ids", expanding=True))
         )
 
-        def read(conn: Connection) -> tuple[list[Any], list[Any]]:
+        def read(conn: Connection) -> tuple[Sequence[Any], Sequence[Any]]:
             return conn.execute(summary, {"ids": ids}).all(), conn.execute(stmt, {"ids": ids}).all()
 
         heads, uses = self._db.read(read)
@@ -366,10 +368,11 @@ class SemanticMemory:
 
         return self._db.write(write)
 
-    def _require(self, conn: Connection, ids: list[int]) -> None:
+    def _require(self, conn: Connection, ids: list[int]) -> list[int]:
         stmt = select(concepts.c.id).where(concepts.c.id.in_(bindparam("ids", expanding=True)))
         if missing := set(ids) - set(conn.execute(stmt, {"ids": ids}).scalars()):
             raise UnknownIdError("concept id", missing)
+        return ids
 
 
 def _prototype_blob(prototype: Any) -> bytes | None:

@@ -18,12 +18,13 @@ Padding weights (``k >= K``) are zero (ternary) or -1 (binary); the padded activ
 
 from __future__ import annotations
 
+import numba
 import numpy as np
 
 from engine.kernels._numba import jit, prange
 
 PER_BYTE = {2: 4, 1: 8}          # bits per weight -> weights per byte
-PARALLEL_MIN_WEIGHTS = 1 << 18   # below this a parallel launch costs more than it saves
+PARALLEL_MIN_WEIGHTS = 1 << 20   # below this a parallel launch costs more than it saves
 MAX_EXACT_K = (1 << 24) // 254 - 1
 
 
@@ -158,13 +159,18 @@ def _row_dot1(row, xf, q):  # type: ignore[no-untyped-def]
 
 
 @jit()
-def _gemv_row(packed, n, xf, xs, xsum, w_scale, bias, bits, out):  # type: ignore[no-untyped-def]
+def _gemv_rows(packed, xf, xs, xsum, w_scale, bias, bits, out, start, stop):  # type: ignore[no-untyped-def]
+    # One activation row against weight rows [start, stop). The bits test sits outside the row loop so
+    # that LLVM inlines one row kernel and hoists its plane slices out of the loop.
     q = packed.shape[1]
     if bits == 2:
-        acc = np.int64(_row_dot2(packed[n], xf, q)) - xsum
+        for n in range(start, stop):
+            acc = np.int64(_row_dot2(packed[n], xf, q)) - xsum
+            out[n] = np.float32(acc) * (xs * w_scale[n]) + bias[n]
     else:
-        acc = 2 * np.int64(_row_dot1(packed[n], xf, q)) - xsum
-    out[n] = np.float32(acc) * (xs * w_scale[n]) + bias[n]
+        for n in range(start, stop):
+            acc = 2 * np.int64(_row_dot1(packed[n], xf, q)) - xsum
+            out[n] = np.float32(acc) * (xs * w_scale[n]) + bias[n]
 
 
 @jit()
@@ -198,30 +204,44 @@ def _gemm_row(packed, n, xf, xs, w_scale, bias, bits, out):  # type: ignore[no-u
         out[m, n] = np.float32(acc) * (xs[m] * w_scale[n]) + bias[n]
 
 
+@jit()
+def _prepare(x, kp):  # type: ignore[no-untyped-def]
+    m_rows = x.shape[0]
+    xf = np.zeros((m_rows, kp), np.float32)
+    xs = np.empty(m_rows, np.float32)
+    xsum = np.empty(m_rows, np.int64)
+    _quantize_rows(x, xf, xs, xsum)
+    return xf, xs, xsum
+
+
 # Serial and parallel entry points are separate functions on purpose: numba's cache keys on the function and
 # its signature, not on ``parallel``, so one function jitted both ways would load the wrong variant.
 @jit()
-def _gemv_serial(packed, xf, xs, xsum, w_scale, bias, bits, out):  # type: ignore[no-untyped-def]
-    for n in range(packed.shape[0]):
-        _gemv_row(packed, n, xf, xs, xsum, w_scale, bias, bits, out)
+def _matmul_serial(x, packed, w_scale, bias, bits, out):  # type: ignore[no-untyped-def]
+    n_rows, q = packed.shape
+    xf, xs, xsum = _prepare(x, q * (8 // bits))
+    if x.shape[0] <= 2:
+        for m in range(x.shape[0]):
+            _gemv_rows(packed, xf[m], xs[m], xsum[m], w_scale, bias, bits, out[m], 0, n_rows)
+    else:
+        for n in range(n_rows):
+            _gemm_row(packed, n, xf, xs, w_scale, bias, bits, out)
 
 
 @jit(parallel=True)
-def _gemv_parallel(packed, xf, xs, xsum, w_scale, bias, bits, out):  # type: ignore[no-untyped-def]
-    for n in prange(packed.shape[0]):
-        _gemv_row(packed, n, xf, xs, xsum, w_scale, bias, bits, out)
-
-
-@jit()
-def _gemm_serial(packed, xf, xs, w_scale, bias, bits, out):  # type: ignore[no-untyped-def]
-    for n in range(packed.shape[0]):
-        _gemm_row(packed, n, xf, xs, w_scale, bias, bits, out)
-
-
-@jit(parallel=True)
-def _gemm_parallel(packed, xf, xs, w_scale, bias, bits, out):  # type: ignore[no-untyped-def]
-    for n in prange(packed.shape[0]):
-        _gemm_row(packed, n, xf, xs, w_scale, bias, bits, out)
+def _matmul_parallel(x, packed, w_scale, bias, bits, out):  # type: ignore[no-untyped-def]
+    n_rows, q = packed.shape
+    xf, xs, xsum = _prepare(x, q * (8 // bits))
+    if x.shape[0] <= 2:
+        # Blocks of 64 rows per task: enough work to amortize the scheduling, enough tasks to balance.
+        blocks = (n_rows + 63) // 64
+        for m in range(x.shape[0]):
+            for blk in prange(blocks):
+                _gemv_rows(packed, xf[m], xs[m], xsum[m], w_scale, bias, bits, out[m],
+                           blk * 64, min(n_rows, blk * 64 + 64))
+    else:
+        for n in prange(n_rows):
+            _gemm_row(packed, n, xf, xs, w_scale, bias, bits, out)
 
 
 def matmul(
@@ -236,28 +256,27 @@ def matmul(
 ) -> np.ndarray:
     """``Y[M, N]`` for float32 ``x`` [M, K] with the numba kernels; equals :func:`reference_matmul` exactly.
 
-    ``parallel`` None picks threads for layers of at least ``PARALLEL_MIN_WEIGHTS`` weights.
+    ``parallel`` None uses numba's threads for layers of at least ``PARALLEL_MIN_WEIGHTS`` weights when
+    numba has more than one thread.
+
+    Raises:
+        ValueError: ``x`` does not have ``k`` columns, or ``k`` exceeds ``MAX_EXACT_K``.
     """
     x = np.ascontiguousarray(x, dtype=np.float32)
-    m_rows = x.shape[0]
     n_rows, q = packed.shape
-    if x.shape[1] != k:
-        raise ValueError(f"activations have {x.shape[1]} features, the weights expect {k}")
+    if x.ndim != 2 or x.shape[1] != k:
+        raise ValueError(f"activations of shape {x.shape} do not have the {k} features the weights expect")
     kp = q * PER_BYTE[bits]
     if kp > MAX_EXACT_K:
         raise ValueError(f"K={k} is larger than the {MAX_EXACT_K} features the exact float32 sums allow")
-    xf = np.zeros((m_rows, kp), np.float32)
-    xs = np.empty(m_rows, np.float32)
-    xsum = np.empty(m_rows, np.int64)
-    _quantize_rows(x, xf, xs, xsum)
-    b = np.zeros(n_rows, np.float32) if bias is None else np.ascontiguousarray(bias, dtype=np.float32)
+    b = _ZERO_BIAS.get(n_rows) if bias is None else np.ascontiguousarray(bias, dtype=np.float32)
+    if b is None:
+        b = _ZERO_BIAS.setdefault(n_rows, np.zeros(n_rows, np.float32))
     if parallel is None:
-        parallel = n_rows * kp >= PARALLEL_MIN_WEIGHTS
-    out = np.empty((m_rows, n_rows), np.float32)
-    if m_rows <= 2:
-        gemv = _gemv_parallel if parallel else _gemv_serial
-        for m in range(m_rows):
-            gemv(packed, xf[m], xs[m], xsum[m], w_scale, b, bits, out[m])
-    else:
-        (_gemm_parallel if parallel else _gemm_serial)(packed, xf, xs, w_scale, b, bits, out)
+        parallel = n_rows * kp >= PARALLEL_MIN_WEIGHTS and numba.get_num_threads() > 1
+    out = np.empty((x.shape[0], n_rows), np.float32)
+    (_matmul_parallel if parallel else _matmul_serial)(x, packed, w_scale, b, bits, out)
     return out
+
+
+_ZERO_BIAS: dict[int, np.ndarray] = {}

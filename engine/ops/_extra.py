@@ -1,4 +1,4 @@
-"""Shared helpers of the family-E operators: the recurrent-network driver (RNN/GRU/LSTM) and its activations."""
+"""Shared helpers of the family-E operators: the recurrent driver (RNN/GRU/LSTM) and its activations."""
 
 from __future__ import annotations
 
@@ -33,9 +33,9 @@ def activations(
     alphas: Sequence[float] | None,
     betas: Sequence[float] | None,
 ) -> list[list[Activation]]:
-    """Per direction, the activation functions of a recurrent op. ``alphas``/``betas`` are consumed in order by
-    the functions that take a parameter (as onnxruntime reads them); a list given for one direction only is
-    reused for the other."""
+    """Per direction, the activation functions of a recurrent op. ``alphas``/``betas`` are consumed in order
+    by the functions that take a parameter (as onnxruntime reads them); a list given for one direction only
+    is reused for the other."""
     names = list(names) if names else list(defaults) * num_directions
     if len(names) == len(defaults) and num_directions == 2:
         names = names * 2
@@ -84,9 +84,9 @@ def run_recurrent(
 
     ``w`` is [num_directions, G*H, input]; ``bias`` [num_directions, G*H] is added to the input projection,
     which is precomputed for all steps; ``initial_states`` each [num_directions, batch, H]
-    (``layout`` 0) or [batch, num_directions, H] (``layout`` 1), None meaning zeros. Steps past a batch entry's
-    sequence length leave its state unchanged and write zeros to Y; the reverse direction starts at each entry's
-    last valid step."""
+    (``layout`` 0) or [batch, num_directions, H] (``layout`` 1), None meaning zeros. Steps past a batch
+    entry's sequence length leave its state unchanged and write zeros to Y; the reverse direction starts at
+    each entry's last valid step."""
     dtype = x.dtype
     cdt = np.float32 if dtype == np.float16 else dtype
     if layout:

@@ -10,7 +10,7 @@ from engine.ops.registry import register
 
 def _lin(n: int, align_corners: int, dtype) -> np.ndarray:
     if align_corners:
-        return np.linspace(-1.0, 1.0, n, dtype=dtype) if n > 1 else np.zeros(n, dtype=dtype)
+        return np.linspace(-1.0, 1.0, n, dtype=dtype) if n > 1 else np.zeros(n, dtype=dtype)  # torch: 0
     return ((2.0 * np.arange(n) + 1.0) / n - 1.0).astype(dtype)
 
 

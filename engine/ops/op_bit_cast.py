@@ -1,4 +1,4 @@
-"""BitCast: reinterpret the (little-endian) bytes of a tensor as another same-width element type; shape kept."""
+"""BitCast: reinterpret the (little-endian) bytes of a tensor as a same-width element type; shape kept."""
 
 from __future__ import annotations
 

@@ -19,8 +19,16 @@ from engine.ops.op_sigmoid import sigmoid
 
 # activation name -> number of float parameters it takes from ``activation_params``
 ACTIVATIONS: dict[str, int] = {
-    "": 0, "Relu": 0, "Clip": 2, "Sigmoid": 0, "HardSwish": 0, "Tanh": 0, "LeakyRelu": 1, "HardSigmoid": 2,
-    "Gelu": 0, "GeluTanh": 0,
+    "": 0,
+    "Relu": 0,
+    "Clip": 2,
+    "Sigmoid": 0,
+    "HardSwish": 0,
+    "Tanh": 0,
+    "LeakyRelu": 1,
+    "HardSigmoid": 2,
+    "Gelu": 0,
+    "GeluTanh": 0,
 }
 
 

@@ -21,8 +21,9 @@ from engine.ops.registry import register
 
 
 @register("FusedAttention", domain="ai.ronn", since=1)
-def fused_attention(q, kt, v, mask=None, fill=None, *, scale: float = 1.0,
-                    mask_mode: str = "none") -> tuple[np.ndarray]:
+def fused_attention(
+    q, kt, v, mask=None, fill=None, *, scale: float = 1.0, mask_mode: str = "none"
+) -> tuple[np.ndarray]:
     (s,) = mat_mul(q, kt)
     if not s.flags.writeable:
         s = s.copy()

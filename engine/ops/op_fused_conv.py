@@ -15,10 +15,29 @@ from engine.ops.registry import register
 
 
 @register("FusedConv", domain="ai.ronn", since=1)
-def fused_conv(x, w, b=None, *, auto_pad: str = "NOTSET", dilations: list[int] | None = None, group: int = 1,
-               kernel_shape: list[int] | None = None, pads: list[int] | None = None,
-               strides: list[int] | None = None, activation: str = "",
-               activation_params: list[float] | None = None) -> tuple[np.ndarray]:
-    (y,) = conv(x, w, b, auto_pad=auto_pad, dilations=dilations, group=group, kernel_shape=kernel_shape,
-                pads=pads, strides=strides)
+def fused_conv(
+    x,
+    w,
+    b=None,
+    *,
+    auto_pad: str = "NOTSET",
+    dilations: list[int] | None = None,
+    group: int = 1,
+    kernel_shape: list[int] | None = None,
+    pads: list[int] | None = None,
+    strides: list[int] | None = None,
+    activation: str = "",
+    activation_params: list[float] | None = None,
+) -> tuple[np.ndarray]:
+    (y,) = conv(
+        x,
+        w,
+        b,
+        auto_pad=auto_pad,
+        dilations=dilations,
+        group=group,
+        kernel_shape=kernel_shape,
+        pads=pads,
+        strides=strides,
+    )
     return (apply_activation(y, activation, activation_params),)

@@ -13,7 +13,17 @@ from engine.ops.registry import register
 
 
 @register("FusedGemm", domain="ai.ronn", since=1)
-def fused_gemm(a, b, c=None, *, alpha: float = 1.0, beta: float = 1.0, transA: int = 0, transB: int = 0,
-               activation: str = "", activation_params: list[float] | None = None) -> tuple[np.ndarray]:
+def fused_gemm(
+    a,
+    b,
+    c=None,
+    *,
+    alpha: float = 1.0,
+    beta: float = 1.0,
+    transA: int = 0,
+    transB: int = 0,
+    activation: str = "",
+    activation_params: list[float] | None = None,
+) -> tuple[np.ndarray]:
     (y,) = gemm(a, b, c, alpha=alpha, beta=beta, transA=transA, transB=transB)
     return (apply_activation(y, activation, activation_params),)

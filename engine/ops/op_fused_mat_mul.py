@@ -15,8 +15,9 @@ from engine.ops.registry import register
 
 
 @register("FusedMatMul", domain="ai.ronn", since=1)
-def fused_mat_mul(a, b, bias=None, *, activation: str = "",
-                  activation_params: list[float] | None = None) -> tuple[np.ndarray]:
+def fused_mat_mul(
+    a, b, bias=None, *, activation: str = "", activation_params: list[float] | None = None
+) -> tuple[np.ndarray]:
     if a.ndim > 2 and b.ndim == 2 and a.dtype != np.float16 and a.flags.c_contiguous:
         y = np.matmul(a.reshape(-1, a.shape[-1]), b).reshape(*a.shape[:-1], b.shape[-1])
     else:

@@ -1,5 +1,6 @@
-"""GRU: one-layer gated recurrent unit (gates z, r, h), all directions, layouts, sequence lengths, activations,
-clip and ``linear_before_reset`` (which applies r after the recurrent projection and keeps Rbh inside it)."""
+"""GRU: one-layer gated recurrent unit (gates z, r, h), all directions, layouts, sequence lengths,
+activations, clip and ``linear_before_reset`` (which applies r after the recurrent projection
+and keeps Rbh inside it)."""
 
 from __future__ import annotations
 

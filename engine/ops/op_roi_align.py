@@ -1,6 +1,7 @@
 """RoiAlign: per-RoI bilinear sampling on a grid of ``sampling_ratio`` (or adaptive) points per output bin,
-averaged or max-pooled (max over samples of the largest weighted corner, as onnxruntime does); opset 10 reads
-coordinates as ``output_half_pixel`` (no -0.5 shift, RoI at least 1x1), opset 16 defaults to ``half_pixel``."""
+averaged or max-pooled (max over samples of the largest weighted corner, as onnxruntime does); opset 10
+reads coordinates as ``output_half_pixel`` (no -0.5 shift, RoI at least 1x1), opset 16 defaults to
+``half_pixel``."""
 
 from __future__ import annotations
 
@@ -35,7 +36,7 @@ def _roi_align(x, rois, batch_indices, *, mode, output_height, output_width, sam
                half_pixel):
     n_rois = rois.shape[0]
     _, channels, height, width = x.shape
-    ct = np.float32 if x.dtype == np.float16 else x.dtype
+    ct = np.float32 if x.dtype == np.float16 else x.dtype.type
     y = np.zeros((n_rois, channels, output_height, output_width), dtype=ct)
     offset = 0.5 if half_pixel else 0.0
     rois = np.asarray(rois, dtype=np.float64)
@@ -73,15 +74,16 @@ def _roi_align(x, rois, batch_indices, *, mode, output_height, output_width, sam
 @register("RoiAlign", since=10)
 def roi_align_10(x, rois, batch_indices, *, mode="avg", output_height=1, output_width=1, sampling_ratio=0,
                  spatial_scale=1.0):
-    return _roi_align(x, rois, batch_indices, mode=mode, output_height=output_height, output_width=output_width,
-                      sampling_ratio=sampling_ratio, spatial_scale=spatial_scale, half_pixel=False)
+    return _roi_align(x, rois, batch_indices, mode=mode, output_height=output_height,
+                      output_width=output_width, sampling_ratio=sampling_ratio, spatial_scale=spatial_scale,
+                      half_pixel=False)
 
 
 @register("RoiAlign", since=16)
 def roi_align(x, rois, batch_indices, *, coordinate_transformation_mode="half_pixel", mode="avg",
               output_height=1, output_width=1, sampling_ratio=0, spatial_scale=1.0):
     if coordinate_transformation_mode not in ("half_pixel", "output_half_pixel"):
-        raise ValueError(f"RoiAlign: unknown coordinate_transformation_mode {coordinate_transformation_mode!r}")
-    return _roi_align(x, rois, batch_indices, mode=mode, output_height=output_height, output_width=output_width,
-                      sampling_ratio=sampling_ratio, spatial_scale=spatial_scale,
+        raise ValueError(f"RoiAlign: unknown coordinate_transformation_mode {coordinate_transformation_mode}")
+    return _roi_align(x, rois, batch_indices, mode=mode, output_height=output_height,
+                      output_width=output_width, sampling_ratio=sampling_ratio, spatial_scale=spatial_scale,
                       half_pixel=coordinate_transformation_mode == "half_pixel")

@@ -1,4 +1,4 @@
-"""SwiGLU: Y = A * sigmoid(alpha * A) * B for same-shape A (gate) and B (value); float16 computed in float32."""
+"""SwiGLU: Y = A * sigmoid(alpha * A) * B for same-shape A (gate) and B (value) (float16 via float32)."""
 
 from __future__ import annotations
 

@@ -229,8 +229,9 @@ class Index:
         return self.uses.get(name, 0) == readers and name not in self.outputs
 
 
-def replace(graph: ir.Graph, anchor: ir.Node, new: ir.Node, dead: Iterable[ir.Node] = (),
-            ix: Index | None = None) -> None:
+def replace(
+    graph: ir.Graph, anchor: ir.Node, new: ir.Node, dead: Iterable[ir.Node] = (), ix: Index | None = None
+) -> None:
     """Put ``new`` where ``anchor`` is and drop ``dead`` (nodes of the pattern whose outputs nothing else
     reads). ``ix``, when given, is kept up to date for the rest of the sweep."""
     dead = list({id(n): n for n in dead if n is not anchor}.values())

@@ -15,9 +15,14 @@ from engine.passes import _rewrite as rw
 
 NAME = "activation_fusion"
 
-_FUSED = {("", "Conv"): "FusedConv", ("", "Gemm"): "FusedGemm", ("", "MatMul"): "FusedMatMul",
-          (rw.RONN_DOMAIN, "FusedConv"): "FusedConv", (rw.RONN_DOMAIN, "FusedGemm"): "FusedGemm",
-          (rw.RONN_DOMAIN, "FusedMatMul"): "FusedMatMul"}
+_FUSED = {
+    ("", "Conv"): "FusedConv",
+    ("", "Gemm"): "FusedGemm",
+    ("", "MatMul"): "FusedMatMul",
+    (rw.RONN_DOMAIN, "FusedConv"): "FusedConv",
+    (rw.RONN_DOMAIN, "FusedGemm"): "FusedGemm",
+    (rw.RONN_DOMAIN, "FusedMatMul"): "FusedMatMul",
+}
 
 
 def _activation(ix: rw.Index, node: ir.Node) -> tuple[str, list[float]] | None:
@@ -66,8 +71,14 @@ def _fuse(ix: rw.Index, act: ir.Node) -> bool:
     if params:
         attrs["activation_params"] = params
     rw.use_ronn_domain(graph)
-    node = ir.Node(fused_op, list(producer.inputs), [act.outputs[0]], attrs,
-                   rw.node_name(producer, activation.lower()), rw.RONN_DOMAIN)
+    node = ir.Node(
+        fused_op,
+        list(producer.inputs),
+        [act.outputs[0]],
+        attrs,
+        rw.node_name(producer, activation.lower()),
+        rw.RONN_DOMAIN,
+    )
     rw.replace(graph, act, node, dead=[producer], ix=ix)
     return True
 

@@ -74,15 +74,25 @@ def run(graph: ir.Graph) -> bool:
     ix = rw.Index(graph)
     changed = False
     for node in list(graph.nodes):
-        if node.op_type != "MatMul" or node.domain not in ("", "ai.onnx") or not rw.is_float(graph, node.outputs[0]):
+        if (
+            node.op_type != "MatMul"
+            or node.domain not in ("", "ai.onnx")
+            or not rw.is_float(graph, node.outputs[0])
+        ):
             continue
         found = _match(ix, node)
         if found is None:
             continue
         inputs, attrs, pattern = found
         rw.use_ronn_domain(graph)
-        fused = ir.Node("FusedAttention", inputs, [node.outputs[0]], attrs, rw.node_name(node, "attention"),
-                        rw.RONN_DOMAIN)
+        fused = ir.Node(
+            "FusedAttention",
+            inputs,
+            [node.outputs[0]],
+            attrs,
+            rw.node_name(node, "attention"),
+            rw.RONN_DOMAIN,
+        )
         rw.replace(graph, node, fused, dead=pattern, ix=ix)
         changed = True
     return changed

@@ -1,9 +1,9 @@
-"""common_subexpression_elimination (O1): two nodes with the same operator, attributes and inputs compute the
-same values, so the later one is dropped and its readers read the earlier one's outputs.
+"""common_subexpression_elimination (O1): two nodes with the same operator, attributes and inputs compute
+the same values, so the later one is dropped and its readers read the earlier one's outputs.
 
-Exporters repeat ``Shape(x)``, ``Gather(shape, i)`` and ``Unsqueeze`` chains once per use; after this pass each
-is computed once. Not merged: nondeterministic operators, nodes with subgraphs, and a later node whose output
-is a graph output (its name must stay; it is kept and the rest of the graph still shares the earlier one).
+Exporters repeat ``Shape(x)``, ``Gather(shape, i)`` and ``Unsqueeze`` chains once per use; after this pass
+each is computed once. Not merged: nondeterministic operators, nodes with subgraphs, and a later node whose
+output is a graph output (its name must stay, so it is kept; other readers still share the earlier one).
 Identical initializers are *not* merged: each stays updatable by name through ``update_weights``.
 """
 

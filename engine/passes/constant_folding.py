@@ -25,8 +25,22 @@ NAME = "constant_folding"
 MAX_FOLDED_ELEMENTS = 1 << 20
 
 # Operators whose output can be far larger than their inputs: estimated before they are run.
-_EXPANDING = frozenset({"ConstantOfShape", "Expand", "Tile", "Range", "Resize", "Upsample", "Pad", "OneHot",
-                        "EyeLike", "Einsum", "MatMul", "Gemm"})
+_EXPANDING = frozenset(
+    {
+        "ConstantOfShape",
+        "Expand",
+        "Tile",
+        "Range",
+        "Resize",
+        "Upsample",
+        "Pad",
+        "OneHot",
+        "EyeLike",
+        "Einsum",
+        "MatMul",
+        "Gemm",
+    }
+)
 
 
 def run_kernel(graph: ir.Graph, node: ir.Node, args: list[np.ndarray | None]) -> list[np.ndarray] | None:
@@ -71,6 +85,9 @@ def _estimated_size(graph: ir.Graph, node: ir.Node, args: list[np.ndarray | None
             return math.prod(np.broadcast_shapes(args[0].shape, tuple(int(d) for d in args[1].reshape(-1))))
         except ValueError:
             return None
+    if node.op_type == "Range" and len(args) == 3 and all(a is not None and a.size == 1 for a in args):
+        start, limit, delta = (float(a.reshape(())) for a in args)  # type: ignore[union-attr]
+        return max(math.ceil((limit - start) / delta), 0) if delta else None
     if node.op_type == "Tile" and len(args) == 2 and args[1] is not None:
         return int(args[0].size) * math.prod(int(d) for d in args[1].reshape(-1))
     return None

@@ -42,8 +42,14 @@ def _fold(ix: rw.Index, bn: ir.Node) -> bool:
     base = conv.name or conv.outputs[0]
     w_name = rw.add_initializer(graph, f"{base}.bn_folded.weight", new_w)
     b_name = rw.add_initializer(graph, f"{base}.bn_folded.bias", np.broadcast_to(new_b, (channels,)))
-    fused = ir.Node("Conv", [conv.inputs[0], w_name, b_name], [bn.outputs[0]], dict(conv.attrs),
-                    rw.node_name(conv, "bn_folded"), conv.domain)
+    fused = ir.Node(
+        "Conv",
+        [conv.inputs[0], w_name, b_name],
+        [bn.outputs[0]],
+        dict(conv.attrs),
+        rw.node_name(conv, "bn_folded"),
+        conv.domain,
+    )
     rw.replace(graph, bn, fused, dead=[conv], ix=ix)
     return True
 

@@ -20,8 +20,9 @@ from engine.passes import _rewrite as rw
 NAME = "gelu_fusion"
 
 
-def _flatten_mul(ix: rw.Index, node: ir.Node, nodes: list[ir.Node], depth: int = 0
-                 ) -> tuple[float, list[str]] | None:
+def _flatten_mul(
+    ix: rw.Index, node: ir.Node, nodes: list[ir.Node], depth: int = 0
+) -> tuple[float, list[str]] | None:
     """(product of the constant factors, the other factors) of a tree of Mul nodes rooted at ``node``."""
     if depth > 4:
         return None
@@ -108,7 +109,11 @@ def run(graph: ir.Graph) -> bool:
     ix = rw.Index(graph)
     changed = False
     for node in list(graph.nodes):
-        if node.op_type != "Mul" or node.domain not in ("", "ai.onnx") or not rw.is_float(graph, node.outputs[0]):
+        if (
+            node.op_type != "Mul"
+            or node.domain not in ("", "ai.onnx")
+            or not rw.is_float(graph, node.outputs[0])
+        ):
             continue
         found = _match(ix, node)
         if found is None:
@@ -118,8 +123,14 @@ def run(graph: ir.Graph) -> bool:
         if not standard:
             rw.use_ronn_domain(graph)
         attrs = {"approximate": approximate} if approximate != "none" else {}
-        gelu = ir.Node("Gelu", [x], [node.outputs[0]], attrs, rw.node_name(node, "gelu"),
-                       "" if standard else rw.RONN_DOMAIN)
+        gelu = ir.Node(
+            "Gelu",
+            [x],
+            [node.outputs[0]],
+            attrs,
+            rw.node_name(node, "gelu"),
+            "" if standard else rw.RONN_DOMAIN,
+        )
         rw.replace(graph, node, gelu, dead=[n for n in pattern if n is not node], ix=ix)
         changed = True
     return changed

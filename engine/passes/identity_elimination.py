@@ -65,7 +65,7 @@ def _passes_through(ix: rw.Index, node: ir.Node) -> bool:
         src = rw.dtype_of(graph, node.inputs[0])
         to = node.attrs.get("to")
         dst = ONNX_TO_NUMPY.get(to) if isinstance(to, int) else None
-        return src is not None and dst is not None and src == dst and src != object
+        return src is not None and dst is not None and src == dst and src.kind != "O"
     if op in ("Reshape", "Expand"):
         return _same_shape(ix, node)
     if op == "Transpose":

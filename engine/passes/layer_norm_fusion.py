@@ -84,15 +84,22 @@ def _only_reader(graph: ir.Graph, ix: rw.Index, name: str, op_type: str) -> ir.N
     if not ix.private(name):
         return None
     reader = next((n for n in graph.nodes if name in n.inputs), None)
-    return reader if reader is not None and reader.op_type == op_type and reader.domain in ("", "ai.onnx") \
+    return (
+        reader
+        if reader is not None and reader.op_type == op_type and reader.domain in ("", "ai.onnx")
         else None
+    )
 
 
 def run(graph: ir.Graph) -> bool:
     ix = rw.Index(graph)
     changed = False
     for div in list(graph.nodes):
-        if div.op_type != "Div" or div.domain not in ("", "ai.onnx") or not rw.is_float(graph, div.outputs[0]):
+        if (
+            div.op_type != "Div"
+            or div.domain not in ("", "ai.onnx")
+            or not rw.is_float(graph, div.outputs[0])
+        ):
             continue
         found = _match(ix, div)
         if found is None:
@@ -117,8 +124,14 @@ def run(graph: ir.Graph) -> bool:
         if not standard:
             rw.use_ronn_domain(graph)
         inputs = [x, scale] + ([bias] if bias else [])
-        node = ir.Node("LayerNormalization", inputs, [last.outputs[0]], {"axis": axis, "epsilon": eps},
-                       rw.node_name(div, "layer_norm"), "" if standard else rw.RONN_DOMAIN)
+        node = ir.Node(
+            "LayerNormalization",
+            inputs,
+            [last.outputs[0]],
+            {"axis": axis, "epsilon": eps},
+            rw.node_name(div, "layer_norm"),
+            "" if standard else rw.RONN_DOMAIN,
+        )
         rw.replace(graph, last, node, dead=[*pattern, div], ix=ix)
         changed = True
     return changed

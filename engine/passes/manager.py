@@ -1,9 +1,9 @@
 """Run the optimization pipeline of a level (O0..O3) to a fixed point.
 
-``PIPELINES`` is the one ordered list that says which level runs which pass; any pass can be switched off by
-name through ``SessionOptions.disabled_optimizers``. A pass is a function ``(graph) -> bool`` that rewrites the
-graph in place and returns whether it changed anything. Each pass lives in its own module, named like the pass;
-docs/passes.md describes them all.
+``PIPELINES`` is the one ordered list that says which level runs which pass; any pass can be switched off
+by name through ``SessionOptions.disabled_optimizers``. A pass is a function ``(graph) -> bool`` that
+rewrites the graph in place and returns whether it changed anything. Each pass lives in its own module,
+named like the pass; docs/passes.md describes them all.
 """
 
 from __future__ import annotations
@@ -22,6 +22,7 @@ from engine.passes import (
     identity_elimination,
     layer_norm_fusion,
     matmul_add_fusion,
+    memory_planning,
     shape_folding,
 )
 
@@ -42,6 +43,7 @@ PASSES: dict[str, Pass] = {
         attention_fusion,
         matmul_add_fusion,
         activation_fusion,
+        memory_planning,
     )
 }
 
@@ -60,7 +62,7 @@ _O2 = [
     "matmul_add_fusion",
     "activation_fusion",
 ]
-_O3: list[str] = []
+_O3 = ["memory_planning"]
 
 # Level -> ordered pass names. Each level includes the passes of the levels below it.
 PIPELINES: dict[int, list[str]] = {0: [], 1: _O1, 2: _O1 + _O2, 3: _O1 + _O2 + _O3}

@@ -42,8 +42,14 @@ def _fuse(ix: rw.Index, add: ir.Node) -> bool:
             node = ir.Node("Gemm", [a, b, bias], [add.outputs[0]], {}, rw.node_name(matmul, "gemm"))
         elif all(bd == 1 for bd, _ in trailing[1:]):
             rw.use_ronn_domain(graph)
-            node = ir.Node("FusedMatMul", [a, b, bias], [add.outputs[0]], {},
-                           rw.node_name(matmul, "bias"), rw.RONN_DOMAIN)
+            node = ir.Node(
+                "FusedMatMul",
+                [a, b, bias],
+                [add.outputs[0]],
+                {},
+                rw.node_name(matmul, "bias"),
+                rw.RONN_DOMAIN,
+            )
         else:
             continue
         rw.replace(graph, add, node, dead=[matmul], ix=ix)

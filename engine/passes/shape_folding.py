@@ -29,7 +29,7 @@ def _shape_dims(graph: ir.Graph, node: ir.Node) -> list[ir.Dim] | None:
         return None
     start = int(node.attrs.get("start", 0))
     end = node.attrs.get("end")
-    return list(shape[start: None if end is None else int(end)])
+    return list(shape[start : None if end is None else int(end)])
 
 
 def _fold_shape_node(graph: ir.Graph, node: ir.Node) -> bool:
@@ -112,7 +112,9 @@ def _constant_reshape_target(ix: rw.Index, node: ir.Node) -> np.ndarray | None:
         source = _dim_source(ix, piece)
         k = len(target)
         if (
-            source is not None and not allowzero and k < len(data_shape)
+            source is not None
+            and not allowzero
+            and k < len(data_shape)
             and _same_dim(graph, source[0], source[1], node.inputs[0], k)
         ):
             target.append(0)
@@ -125,29 +127,29 @@ def _constant_reshape_target(ix: rw.Index, node: ir.Node) -> np.ndarray | None:
 
 
 def run(graph: ir.Graph) -> bool:
-    changed = False
-    folded: set[int] = set()
     ix = rw.Index(graph)
     consumers = graph.consumers()
+    folded: set[int] = set()
     for node in graph.nodes:
-        if node.domain not in ("", "ai.onnx") or not node.inputs:
+        if node.op_type not in ("Shape", "Size") or node.domain not in ("", "ai.onnx") or not node.inputs:
             continue
-        if node.op_type in ("Shape", "Size"):
-            if _fold_shape_node(graph, node):
-                folded.add(id(node))
-                continue
-            dims = _shape_dims(graph, node) if node.op_type == "Shape" else None
-            if dims is None:
-                continue
-            for reader in consumers.get(node.outputs[0], []):
-                if reader.op_type in ("Gather", "Slice") and reader.inputs[0] == node.outputs[0]:
-                    if id(reader) not in folded and _fold_pick(ix, dims, reader):
-                        folded.add(id(reader))
-        elif node.op_type == "Reshape" and len(node.inputs) == 2:
+        if _fold_shape_node(graph, node):
+            folded.add(id(node))
+            continue
+        dims = _shape_dims(graph, node) if node.op_type == "Shape" else None
+        for reader in consumers.get(node.outputs[0], []) if dims is not None else []:
+            if reader.op_type in ("Gather", "Slice") and reader.inputs[0] == node.outputs[0]:
+                if id(reader) not in folded and _fold_pick(ix, dims, reader):
+                    folded.add(id(reader))
+    if folded:
+        # let constant folding finish the chains first: Reshape targets are judged next round
+        graph.nodes = [n for n in graph.nodes if id(n) not in folded]
+        return True
+    changed = False
+    for node in graph.nodes:
+        if node.op_type == "Reshape" and node.domain in ("", "ai.onnx") and len(node.inputs) == 2:
             target = _constant_reshape_target(ix, node)
             if target is not None:
                 node.inputs = [node.inputs[0], rw.add_initializer(graph, f"{node.outputs[0]}_shape", target)]
                 changed = True
-    if folded:
-        graph.nodes = [n for n in graph.nodes if id(n) not in folded]
-    return changed or bool(folded)
+    return changed

@@ -1,0 +1,87 @@
+"""Opening: where the database lives, URLs, SQLite settings, the exported names."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from sqlalchemy import text
+
+import memory_store
+from memory_store import default_path
+
+
+def _pragma(memory: memory_store.Memory, name: str) -> object:
+    return memory.db.read(lambda c: c.exec_driver_sql(f"PRAGMA {name}").scalar())
+
+
+def test_default_path_honours_ronn_home_then_xdg(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.setenv("RONN_HOME", str(tmp_path / "home"))
+    assert default_path() == tmp_path / "home" / "memory.db"
+    monkeypatch.delenv("RONN_HOME")
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "xdg"))
+    assert default_path() == tmp_path / "xdg" / "ronn" / "memory.db"
+    monkeypatch.delenv("XDG_DATA_HOME")
+    monkeypatch.setenv("HOME", str(tmp_path / "user"))
+    assert default_path() == tmp_path / "user" / ".local" / "share" / "ronn" / "memory.db"
+
+
+def test_open_with_no_path_creates_the_default_file(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.setenv("RONN_HOME", str(tmp_path / "ronn"))
+    with memory_store.open_memory() as memory:
+        assert memory.path == tmp_path / "ronn" / "memory.db" and memory.path.exists()
+
+
+def test_sqlite_settings(db_path: Path) -> None:
+    with memory_store.open_memory(db_path) as memory:
+        assert _pragma(memory, "journal_mode") == "wal"
+        assert _pragma(memory, "synchronous") == 1  # NORMAL
+        assert _pragma(memory, "foreign_keys") == 1
+        assert _pragma(memory, "busy_timeout") == 5000
+    with memory_store.open_memory(f"sqlite:///{db_path}", synchronous="FULL") as memory:
+        assert memory.path == db_path.resolve()
+        assert _pragma(memory, "synchronous") == 2  # FULL
+
+
+@pytest.mark.parametrize("spec", [":memory:", "sqlite://", "sqlite:///:memory:"])
+def test_in_memory_databases(spec: str) -> None:
+    with memory_store.open_memory(spec, dim=2) as memory:
+        assert memory.path is None
+        memory.episodic.add([1.0, 2.0])
+        assert memory.db.read(lambda c: c.execute(text("SELECT count(*) FROM episodes")).scalar()) == 1
+
+
+def test_close_is_idempotent(db_path: Path) -> None:
+    memory = memory_store.open_memory(db_path)
+    memory.close()
+    memory.close()
+
+
+def test_exported_names() -> None:
+    assert set(memory_store.__all__) == {
+        "UNSET",
+        "AsyncMemory",
+        "Concept",
+        "Consolidation",
+        "DatabaseBusyError",
+        "DatabaseVersionError",
+        "Episode",
+        "EpisodicMemory",
+        "HnswParams",
+        "InvalidMemoryInputError",
+        "InvalidQueryError",
+        "InvalidVectorError",
+        "Memory",
+        "MemoryStoreError",
+        "NewEpisode",
+        "NotARonnDatabaseError",
+        "Relation",
+        "SemanticMemory",
+        "UnknownIdError",
+        "WorkingItem",
+        "WorkingMemory",
+        "default_path",
+        "open_memory",
+    }
+    for name in memory_store.__all__:
+        assert getattr(memory_store, name) is not None

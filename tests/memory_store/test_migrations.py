@@ -1,0 +1,116 @@
+"""Migrations: upgrading keeps every row, head matches schema.py, released revisions never change."""
+
+from __future__ import annotations
+
+import hashlib
+import sqlite3
+from pathlib import Path
+
+import numpy as np
+from alembic.autogenerate import compare_metadata
+from alembic.runtime.migration import MigrationContext
+from sqlalchemy import create_engine, text
+
+import memory_store
+import migrations
+from memory_store.schema import metadata
+
+# sha256 of every released revision file: a released migration is never edited, only followed by a new one.
+# Adding a revision adds a line here; changing a line here means rewriting history, which users' databases
+# cannot follow.
+RELEASED = {
+    "0001_initial_schema.py": "60898f387a68e269b9243e12f15df7fb8f7befb066c66a4fd0f0fd1e4577124b",
+    "0002_episode_reward_consolidation.py": "25b50443571038b1fe15091d4c4758250f6d39e8357a49bea75736ebf4e3a90e",  # noqa: E501
+}
+
+
+def _revision_file(name: str) -> Path:
+    return migrations.MIGRATIONS_DIR / "versions" / name
+
+
+def test_released_revisions_are_unchanged() -> None:
+    for name, digest in RELEASED.items():
+        assert hashlib.sha256(_revision_file(name).read_bytes()).hexdigest() == digest, f"{name} was edited"
+    shipped = {p.name for p in (migrations.MIGRATIONS_DIR / "versions").glob("0*.py")}
+    assert shipped == set(RELEASED), "a new revision must be pinned in RELEASED"
+
+
+def test_migrations_run_from_the_package_without_alembic_ini() -> None:
+    config = migrations.alembic_config()
+    assert Path(config.get_main_option("script_location") or "") == migrations.MIGRATIONS_DIR
+    assert migrations.head_revision() == "0002"
+    assert migrations.known_revisions() == {"0001", "0002"}
+
+
+def test_upgrade_from_the_first_revision_keeps_every_row(tmp_path: Path) -> None:
+    path = tmp_path / "old.db"
+    engine = create_engine(f"sqlite:///{path}")
+    with engine.begin() as conn:
+        migrations.upgrade(conn, "0001")
+        conn.execute(text("INSERT INTO ronn_meta VALUES ('application', 'ronn'), ('episode_dim', '4')"))
+        conn.execute(text("INSERT INTO ronn_meta VALUES ('episode_space', 'l2')"))
+        vector = np.arange(4, dtype="<f2").tobytes()
+        for i in range(1, 101):
+            conn.execute(
+                text(
+                    "INSERT INTO episodes (time, input_digest, vector, route, label, importance,"
+                    " access_count) VALUES (:t, :d, :v, 'system1', :l, 1.0, :a)"
+                ),
+                {"t": float(i), "d": bytes(16), "v": vector, "l": i % 10, "a": i},
+            )
+        conn.execute(text("INSERT INTO concepts (name, created) VALUES ('cat', 1.0), ('animal', 1.0)"))
+        conn.execute(
+            text(
+                "INSERT INTO relations (source_id, target_id, type, weight, updated)"
+                " VALUES (1, 2, 'is_a', 0.5, 1)"
+            )
+        )
+        conn.execute(text("INSERT INTO concept_uses (concept_id, time) VALUES (1, 1.0)"))
+        before = {
+            t: conn.execute(text(f"SELECT * FROM {t} ORDER BY id")).all()
+            for t in ("episodes", "concepts", "relations", "concept_uses")
+        }
+    engine.dispose()
+
+    with memory_store.open_memory(path) as memory:  # migrates to head on open
+        after = {
+            t: memory.db.read(lambda c, t=t: c.execute(text(f"SELECT * FROM {t} ORDER BY id")).all())
+            for t in before
+        }
+        assert memory.episodic.index_repair == "rebuilt from 100 rows: index file missing"
+        found = memory.episodic.search(np.arange(4), k=100)
+        assert len(found) == 100 and {e.label for e in found} == set(range(10))
+        assert memory.semantic.neighbourhood([1], 1) == {1: 0, 2: 1}
+    for table, rows in before.items():
+        if table == "episodes":  # 0002 appended reward (NULL) and consolidation (0) to every row
+            assert [tuple(r)[:-2] for r in after[table]] == [tuple(r) for r in rows]
+            assert {tuple(r)[-2:] for r in after[table]} == {(None, 0)}
+        else:
+            assert after[table] == rows
+
+
+def test_head_matches_schema_py_and_keeps_autoincrement(db_path: Path) -> None:
+    memory_store.open_memory(db_path).close()
+    engine = create_engine(f"sqlite:///{db_path}")
+    with engine.connect() as conn:
+        diff = compare_metadata(MigrationContext.configure(conn), metadata)
+        assert diff == [], diff
+    engine.dispose()
+    with sqlite3.connect(db_path) as conn:
+        for table in ("episodes", "concepts"):
+            sql = conn.execute("SELECT sql FROM sqlite_master WHERE name = ?", (table,)).fetchone()[0]
+            assert "AUTOINCREMENT" in sql, f"{table} lost AUTOINCREMENT: ids could be reused"
+
+
+def test_downgrade_and_upgrade_again(db_path: Path) -> None:
+    memory_store.open_memory(db_path, dim=2).close()
+    engine = create_engine(f"sqlite:///{db_path}")
+    with engine.begin() as conn:
+        from alembic import command
+
+        command.downgrade(migrations.alembic_config(conn), "0001")
+        assert migrations.current_revision(conn) == "0001"
+    engine.dispose()
+    with memory_store.open_memory(db_path) as memory:
+        assert memory.episodic.dim == 2
+        memory.episodic.add(np.ones(2), reward=1.0)
