@@ -136,7 +136,9 @@ class SemanticMemory:
         self._db.write(lambda c: (self._require(c, ids), c.execute(stmt, {"ids": ids})))
 
     def count(self) -> int:
-        return int(self._db.read(lambda c: c.execute(select(func.count()).select_from(concepts)).scalar_one()))
+        return int(
+            self._db.read(lambda c: c.execute(select(func.count()).select_from(concepts)).scalar_one())
+        )
 
     # -- relations ---------------------------------------------------------------------------------
 
