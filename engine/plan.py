@@ -6,8 +6,8 @@ intermediate is dropped right after its last reader. Graphs given as attributes 
 into nested plans that read the enclosing values they mention.
 
 Each node runs on the execution provider the partitioner (:mod:`engine.providers.partition`) gives it; where a
-value must move between devices the plan has a transfer step (``MemcpyFromHost``/``MemcpyToHost``), and weights
-read on a device are copied there once, when the plan is built.
+value must move between devices the plan has a transfer step (``MemcpyFromHost``/``MemcpyToHost``), and
+weights read on a device are copied there once, when the plan is built.
 """
 
 from __future__ import annotations
@@ -123,8 +123,8 @@ class Plan:
                 if t.source in graph.initializers:
                     self.device_weights[slot(t.target)] = (t.source, t.fn)
                 else:
-                    steps.append((_transfer_kernel(t.fn), [slot(t.source)], [slot(t.target)], {}, t.node(), [],
-                                  t.provider))
+                    steps.append((_transfer_kernel(t.fn), [slot(t.source)], [slot(t.target)], {}, t.node(),
+                                  [], t.provider))
 
         for node in graph.nodes:
             provider = placer.assign(node)
@@ -178,7 +178,8 @@ class Plan:
                     out_slots.append(_DISCARD_SLOT)
                 else:
                     out_slots.append(slot(name))
-            steps.append((spec.fn, in_slots, out_slots, kwargs, node, sorted(set(scope_names)), provider.name))
+            scope = sorted(set(scope_names))
+            steps.append((spec.fn, in_slots, out_slots, kwargs, node, scope, provider.name))
             placer.produced(node, provider)
 
         for name in graph.output_names:
@@ -222,8 +223,10 @@ class Plan:
         for s, (name, to_device) in self.device_weights.items():
             self.template[s] = to_device(graph.initializers[name])
 
-    def with_initializers(self, updates: dict[str, np.ndarray], template: list[Any] | None = None) -> list[Any]:
-        """A new slot template with some initializers replaced, device copies included (the plan is unchanged)."""
+    def with_initializers(
+        self, updates: dict[str, np.ndarray], template: list[Any] | None = None
+    ) -> list[Any]:
+        """A new slot template with some initializers replaced, device copies too (the plan is unchanged)."""
         template = list(self.template if template is None else template)
         for name, array in updates.items():
             template[self.slot_of[name]] = array

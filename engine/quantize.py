@@ -1,9 +1,11 @@
-"""Post-training BitNet quantization: ``ternarize(model)`` rewrites dense layers into packed ternary (or binary) ops.
+"""Post-training BitNet quantization: ``ternarize(model)`` rewrites dense layers into packed ternary (or
+binary) ops.
 
     >>> from engine.quantize import ternarize
     >>> from engine.session import InferenceSession
     >>> graph = ternarize("model.onnx")                                   # doctest: +SKIP
-    >>> sess = InferenceSession(graph, providers=["BitNetExecutionProvider", "CPUExecutionProvider"])  # doctest: +SKIP
+    >>> sess = InferenceSession(graph, providers=["BitNetExecutionProvider", "CPUExecutionProvider"])  #
+    doctest: +SKIP
 
 What is rewritten (everything else is left as it is):
 
@@ -25,7 +27,8 @@ with weights quantized per output channel by absmean (BitNet b1.58) and activati
 The result is an :class:`engine.ir.Graph`, not an ONNX ModelProto: the session takes it directly, and a
 ModelProto holding ``ai.ronn.bitnet`` nodes would be a file no other runtime can run. The BitNet provider
 runs these ops with the numba kernels; the CPU provider runs the same arithmetic with the numpy reference
-(registered by :mod:`engine.providers.bitnet`), so a quantized graph runs, slower, without the BitNet provider.
+(registered by :mod:`engine.providers.bitnet`), so a quantized graph runs, slower, without the BitNet
+provider.
 """
 
 from __future__ import annotations
@@ -93,7 +96,8 @@ def ternarize(
     rewrite = {"MatMul": _matmul_weights, "Gemm": _gemm_weights, "Conv": _conv_weights}
     for node in graph.nodes:
         found = None
-        if node.domain in ("", "ai.onnx") and node.op_type in rewrite and not skip & {node.name, *node.outputs}:
+        wanted = node.domain in ("", "ai.onnx") and node.op_type in rewrite
+        if wanted and not skip & {node.name, *node.outputs}:
             found = rewrite[node.op_type](node, graph)
         if found is None or found[0].size < max(min_weights, 1):
             out.nodes.append(copy.copy(node))
@@ -117,7 +121,8 @@ def ternarize(
             attrs["strides"] = list(node.attrs.get("strides", [1, 1]))
         out.nodes.append(ir.Node(op, inputs, list(node.outputs), attrs, name=node.name, domain=DOMAIN))
         if report is not None:
-            report.append(QuantizedLayer(node.name or base, node.op_type, tuple(w_rows.shape),  # type: ignore[arg-type]
+            # type: ignore[arg-type]
+            report.append(QuantizedLayer(node.name or base, node.op_type, tuple(w_rows.shape),
                                          int(w_rows.size * 4), int(out.initializers[packed_name].nbytes)))
     _drop_unused_initializers(out)
     return out
@@ -163,7 +168,8 @@ def _gemm_weights(node: ir.Node, graph: ir.Graph) -> tuple[np.ndarray, np.ndarra
         n = w_rows.shape[0]
         if c is None or c.size not in (1, n) or (c.ndim == 2 and c.shape[0] != 1) or c.ndim > 2:
             return None
-        bias = (np.broadcast_to(c.reshape(-1), (n,)) * np.float32(node.attrs.get("beta", 1.0))).astype(np.float32)
+        beta = np.float32(node.attrs.get("beta", 1.0))
+        bias = (np.broadcast_to(c.reshape(-1), (n,)) * beta).astype(np.float32)
     return np.ascontiguousarray(w_rows), bias
 
 
@@ -172,7 +178,8 @@ def _conv_weights(node: ir.Node, graph: ir.Graph) -> tuple[np.ndarray, np.ndarra
     if w is None or w.ndim != 4 or w.shape[2:] != (1, 1):
         return None
     a = node.attrs
-    if a.get("group", 1) != 1 or any(a.get("pads", [0] * 4)) or any(d != 1 for d in a.get("dilations", [1, 1])):
+    dilated = any(d != 1 for d in a.get("dilations", [1, 1]))
+    if a.get("group", 1) != 1 or any(a.get("pads", [0] * 4)) or dilated:
         return None
     if a.get("auto_pad", "NOTSET") not in ("NOTSET", "VALID"):
         return None

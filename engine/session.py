@@ -76,7 +76,7 @@ class ModelMetadata:
 def _parse_providers(
     providers: Sequence[Any] | None, provider_options: Sequence[Mapping[str, Any]] | None
 ) -> list[tuple[str, dict[str, Any]]] | None:
-    """onnxruntime's ``providers`` (names or ``(name, options)``) and ``provider_options`` as (name, options)."""
+    """onnxruntime's ``providers`` (names or ``(name, options)``) and ``provider_options``, as pairs."""
     if providers is None:
         return None
     from engine.providers.base import known_provider_names

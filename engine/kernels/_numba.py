@@ -1,4 +1,5 @@
-"""numba set-up shared by every kernel module in :mod:`engine.kernels`: one ``jit`` decorator with on-disk caching.
+"""numba set-up shared by every kernel module in :mod:`engine.kernels`: one ``jit`` decorator with on-disk
+caching.
 
 Caching is decided once, at import, and never breaks import:
 
@@ -8,7 +9,8 @@ Caching is decided once, at import, and never breaks import:
 
 numba's own ``cache=True`` raises ``RuntimeError: cannot cache function ... no locator available`` at
 decoration time when it finds no writable place, and it would write ``__pycache__`` into an installed package.
-So kernels use :func:`jit` instead: it compiles with ``cache=False`` and attaches a cache whose only locator is
+So kernels use :func:`jit` instead: it compiles with ``cache=False`` and attaches a cache whose only
+locator is
 the directory chosen here. Only functions decorated through :func:`jit` are affected, never other numba users.
 If numba's caching internals change, :func:`jit` falls back to no caching (``CACHE_DIR`` is then None).
 

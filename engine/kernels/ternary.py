@@ -1,4 +1,5 @@
-"""Packed ternary (BitNet b1.58) and binary weights times int8 activations: packing, a numpy reference, numba kernels.
+"""Packed ternary (BitNet b1.58) and binary weights times int8 activations: packing, a numpy reference,
+numba kernels.
 
 Arithmetic (the same in the reference and the kernels, so their results are equal bit for bit):
 
@@ -13,7 +14,8 @@ Packing, "plane" layout so that the decode vectorizes: with ``P`` weights per by
 8 for binary at 1 bit) and ``Q = ceil(K / P)``, weight ``k`` of a row lives in byte ``k % Q`` at field
 ``k // Q``. Ternary fields hold ``t + 1`` in {0, 1, 2}; binary fields hold 1 for +1 and 0 for -1. A row is
 ``Q`` bytes, so a 4096x4096 layer takes 4 MiB (ternary) or 2 MiB (binary) instead of 64 MiB of float32.
-Padding weights (``k >= K``) are zero (ternary) or -1 (binary); the padded activations are zero, so they add 0.
+Padding weights (``k >= K``) are zero (ternary) or -1 (binary); the padded activations are zero, so they
+add 0.
 """
 
 from __future__ import annotations
@@ -29,7 +31,8 @@ MAX_EXACT_K = (1 << 24) // 254 - 1
 
 
 def quantize_weights(w_rows: np.ndarray, bits: int = 2) -> tuple[np.ndarray, np.ndarray]:
-    """Quantize ``w_rows`` ([N, K], one row per output channel) to codes in {-1, 0, 1} and a float32 scale [N]."""
+    """Quantize ``w_rows`` ([N, K], one row per output channel) to codes in {-1, 0, 1} and a float32 scale
+    [N]."""
     w = np.asarray(w_rows, dtype=np.float32)
     scale = np.abs(w).mean(axis=1, dtype=np.float64).astype(np.float32)
     if bits == 2:
@@ -80,7 +83,8 @@ def quantize_activations(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 
 def reference_matmul(
-    x: np.ndarray, packed: np.ndarray, w_scale: np.ndarray, k: int, bits: int = 2, bias: np.ndarray | None = None
+    x: np.ndarray, packed: np.ndarray, w_scale: np.ndarray, k: int, bits: int = 2,
+    bias: np.ndarray | None = None,
 ) -> np.ndarray:
     """Plain numpy ``Y[M, N]`` for ``x`` [M, K]: the arithmetic of the module docstring, step by step."""
     codes = unpack(packed, k, bits).astype(np.int64)
@@ -92,7 +96,8 @@ def reference_matmul(
     return y.astype(np.float32)
 
 
-# --- numba kernels -------------------------------------------------------------------------------------------
+# --- numba kernels
+# -------------------------------------------------------------------------------------------
 
 
 @jit()

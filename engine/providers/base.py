@@ -89,7 +89,9 @@ def _plugins() -> dict[str, ProviderClass]:
                 cls = ep.load()
                 found[getattr(cls, "name", ep.name)] = cls
             except Exception as exc:  # noqa: BLE001 - a broken plugin must not break every session
-                _PLUGIN_ERRORS[ep.name] = f"entry point {ep.value!r} failed to load: {type(exc).__name__}: {exc}"
+                _PLUGIN_ERRORS[ep.name] = (
+                    f"entry point {ep.value!r} failed to load: {type(exc).__name__}: {exc}"
+                )
         _PLUGINS = found
     return _PLUGINS
 
@@ -155,7 +157,8 @@ def create_provider(name: str, options: Mapping[str, Any] | None = None) -> Exec
 
 
 def spec_from_function(op_type: str, domain: str, fn: Callable[..., Any]) -> KernelSpec:
-    """A KernelSpec for ``fn`` as ``engine.ops.registry.register`` would build it (attributes from keywords)."""
+    """A KernelSpec for ``fn`` as ``engine.ops.registry.register`` would build it (attributes from
+    keywords)."""
     sig = inspect.signature(fn)
     params = sig.parameters.values()
     return KernelSpec(

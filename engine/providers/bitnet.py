@@ -1,4 +1,5 @@
-"""The BitNet provider: packed ternary/binary layers (``ai.ronn.bitnet`` ops from :func:`engine.quantize.ternarize`).
+"""The BitNet provider: packed ternary/binary layers (``ai.ronn.bitnet`` ops from
+:func:`engine.quantize.ternarize`).
 
 It takes only the ``ai.ronn.bitnet`` nodes and runs them with the numba kernels of
 :mod:`engine.kernels.ternary`; every other node falls through to the next provider (normally CPU). Its arrays
@@ -48,7 +49,8 @@ def _conv1x1(matmul: MatmulFn, x: np.ndarray, w_packed: np.ndarray, w_scale: np.
     return np.ascontiguousarray(y.reshape(b, h, w, -1).transpose(0, 3, 1, 2))
 
 
-# --- numpy reference kernels, registered for every provider that reads the registry (CPU) ---------------------
+# --- numpy reference kernels, registered for every provider that reads the registry (CPU)
+# ---------------------
 
 @register("TernaryMatMul", since=1, domain=DOMAIN)
 def ternary_matmul_reference(x: np.ndarray, w_packed: np.ndarray, w_scale: np.ndarray,
@@ -67,7 +69,8 @@ def ternary_conv_reference(x: np.ndarray, w_packed: np.ndarray, w_scale: np.ndar
 class BitNetProvider:
     """Runs ``ai.ronn.bitnet`` nodes with packed numba kernels.
 
-    Options: ``parallel`` (None: numba threads for layers of 2**20 weights and more; True/False: always/never).
+    Options: ``parallel`` (None: numba threads for layers of 2**20 weights and more; True/False:
+    always/never).
     """
 
     name = "BitNetExecutionProvider"

@@ -223,7 +223,8 @@ OPS: dict[str, tuple[Op, int, frozenset[int]]] = {
     "Clip": (clip, 13, frozenset()), "ReduceMean": (reduce_mean, 18, frozenset({1})),
     "GlobalAveragePool": (global_average_pool, 1, frozenset()),
 }
-# Ops that do arithmetic on their data: taken only for float data (integer shape arithmetic stays on the host).
+# Ops that do arithmetic on their data: taken only for float data (integer shape arithmetic stays on the
+# host).
 FLOAT_ONLY = frozenset({
     "Add", "Sub", "Mul", "Div", "Pow", "Relu", "Sigmoid", "Tanh", "Exp", "Log", "Sqrt", "Neg", "Abs",
     "Reciprocal", "Erf", "Gelu", "MatMul", "Gemm", "Softmax", "LayerNormalization", "Clip", "ReduceMean",

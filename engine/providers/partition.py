@@ -76,7 +76,9 @@ class Placer:
             return self.fallback
         raise UnsupportedOperatorError(node.op_type, node.domain, opset, node.name)
 
-    def read(self, name: str, consumer: ExecutionProvider, on_host: bool = False) -> tuple[str, list[Transfer]]:
+    def read(
+        self, name: str, consumer: ExecutionProvider, on_host: bool = False
+    ) -> tuple[str, list[Transfer]]:
         """The name ``consumer`` should read for ``name`` and the transfers that must run first."""
         source = self.where.get(name)
         want = None if on_host or consumer.device == HOST else consumer

@@ -10,14 +10,17 @@ from onnx import TensorProto, helper, numpy_helper
 from engine.quantize import DOMAIN, QuantizedLayer, ternarize
 from engine.session import InferenceSession
 
+
 def _w(*shape: int, seed: int = 7) -> np.ndarray:
     return np.random.default_rng([seed, *shape]).standard_normal(shape).astype(np.float32)
 
 
 def dense_model() -> onnx.ModelProto:
-    """MatMul, Gemm (transB, alpha, beta, bias), a 1x1 Conv with stride, and a 3x3 Conv that must stay float."""
+    """MatMul, Gemm (transB, alpha, beta, bias), a 1x1 Conv with stride, and a 3x3 Conv that must stay
+    float."""
     inits = {
-        "w1": _w(32, 48), "w2": _w(24, 48), "c2": _w(24), "wc": _w(8, 3, 1, 1), "bc": _w(8), "w3": _w(4, 8, 3, 3),
+        "w1": _w(32, 48), "w2": _w(24, 48), "c2": _w(24),
+        "wc": _w(8, 3, 1, 1), "bc": _w(8), "w3": _w(4, 8, 3, 3),
     }
     nodes = [
         helper.make_node("MatMul", ["x", "w1"], ["h1"], name="mm"),

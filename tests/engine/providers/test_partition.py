@@ -9,75 +9,17 @@ import pytest
 from onnx import TensorProto, helper, numpy_helper
 
 from engine.errors import ProviderError
-from engine.providers import base
-from engine.providers.gpu import ArrayProvider
 from engine.options import GraphOptimizationLevel, SessionOptions
+from engine.providers import base
 from engine.session import InferenceSession, get_available_providers
 
 NO_FUSION = SessionOptions()
 NO_FUSION.graph_optimization_level = GraphOptimizationLevel.ORT_DISABLE_ALL  # keep the partition predictable
 
 
-class DeviceArray(np.ndarray):
-    """Marks arrays that live on the stand-in device."""
-
-
-class FakeDeviceProvider(ArrayProvider):
-    """The GPU provider's code path with numpy as the array module; kernels refuse host arrays."""
-
-    name = "FakeDeviceExecutionProvider"
-    device = "fake"
-    transfers: list[str] = []
-
-    def __init__(self, *, float16: bool = False) -> None:
-        super().__init__(np, float16=float16)
-
-    @classmethod
-    def unavailable_reason(cls) -> str | None:
-        return None
-
-    def compile_node(self, node: Any, graph: Any) -> Any:
-        spec = super().compile_node(node, graph)
-        host = self.host_inputs(node)
-
-        def kernel(*inputs: Any, **attrs: Any) -> tuple[Any, ...]:
-            for i, a in enumerate(inputs):
-                if a is not None and i not in host:
-                    assert isinstance(a, DeviceArray), f"{node.op_type} input {i} is a host array"
-                if i in host:
-                    assert not isinstance(a, DeviceArray)
-            plain = [None if a is None else np.asarray(a) for a in inputs]
-            return tuple(np.asarray(r).view(DeviceArray) for r in spec.fn(*plain, **attrs))
-
-        return base.spec_from_function(node.op_type, node.domain, _with_signature(kernel, spec.fn))
-
-    def to_device(self, array: np.ndarray) -> Any:
-        assert not isinstance(array, DeviceArray)
-        FakeDeviceProvider.transfers.append("to_device")
-        return super().to_device(array).copy().view(DeviceArray)
-
-    def to_host(self, array: Any, dtype: Any = None) -> np.ndarray:
-        assert isinstance(array, DeviceArray)
-        FakeDeviceProvider.transfers.append("to_host")
-        return super().to_host(np.asarray(array), dtype)
-
-
-def _with_signature(fn: Any, like: Any) -> Any:
-    import inspect
-
-    fn.__signature__ = inspect.signature(like)
-    return fn
-
-
-@pytest.fixture
-def fake_device(monkeypatch: pytest.MonkeyPatch) -> type[FakeDeviceProvider]:
-    monkeypatch.setitem(base._BUILTIN, FakeDeviceProvider.name, FakeDeviceProvider)
-    FakeDeviceProvider.transfers = []
-    return FakeDeviceProvider
-
-
 def mixed_model() -> bytes:
-    """Gemm -> Relu -> Reshape (shape on host) -> TopK (CPU only) -> Softmax; two outputs, one off the device."""
+    """Gemm -> Relu -> Reshape (shape on host) -> TopK (CPU only) -> Softmax; two outputs, one off the
+    device."""
     nodes = [
         helper.make_node("Gemm", ["x", "w", "b"], ["h"], transB=1),
         helper.make_node("Relu", ["h"], ["r"]),
@@ -104,7 +46,8 @@ X = np.random.default_rng(4).standard_normal((2, 8)).astype(np.float32)
 def test_available_providers_and_unknown_names() -> None:
     available = get_available_providers()
     assert available[:2] == ["CPUExecutionProvider", "BitNetExecutionProvider"]
-    assert ("CUDAExecutionProvider" in available) == (base.unavailable_reason("CUDAExecutionProvider") is None)
+    usable = base.unavailable_reason("CUDAExecutionProvider") is None
+    assert ("CUDAExecutionProvider" in available) == usable
     with pytest.raises(ProviderError, match="unknown execution provider 'NopeExecutionProvider'"):
         InferenceSession(mixed_model(), providers=["NopeExecutionProvider"])
     with pytest.raises(ProviderError, match="no option"):
@@ -113,7 +56,8 @@ def test_available_providers_and_unknown_names() -> None:
         InferenceSession(mixed_model(), providers=[("CPUExecutionProvider", "x", 1)])
 
 
-@pytest.mark.skipif(base.unavailable_reason("CUDAExecutionProvider") is None, reason="a CUDA device is usable here")
+@pytest.mark.skipif(base.unavailable_reason("CUDAExecutionProvider") is None,
+                    reason="a CUDA device is usable here")
 def test_unusable_provider_raises_unless_a_fallback_is_listed() -> None:
     reason = base.unavailable_reason("CUDAExecutionProvider")
     assert reason
@@ -124,7 +68,7 @@ def test_unusable_provider_raises_unless_a_fallback_is_listed() -> None:
     assert sess.get_providers() == ["CPUExecutionProvider"]
 
 
-def test_fake_device_partition_and_transfers(fake_device: type[FakeDeviceProvider]) -> None:
+def test_fake_device_partition_and_transfers(fake_device: Any) -> None:
     assert fake_device.name in get_available_providers()
     expected = InferenceSession(mixed_model()).run(None, {"x": X})
     sess = InferenceSession(mixed_model(), NO_FUSION, providers=[fake_device.name, "CPUExecutionProvider"])
@@ -150,16 +94,17 @@ def test_fake_device_partition_and_transfers(fake_device: type[FakeDeviceProvide
     np.testing.assert_allclose(sess.run(["r"], {"x": X})[0], reference.run(["r"], {"x": X})[0], rtol=1e-6)
 
 
-def test_fake_device_float16(fake_device: type[FakeDeviceProvider]) -> None:
+def test_fake_device_float16(fake_device: Any) -> None:
     expected = InferenceSession(mixed_model()).run(None, {"x": X})
-    sess = InferenceSession(mixed_model(), providers=[(fake_device.name, {"float16": True}), "CPUExecutionProvider"])
+    sess = InferenceSession(mixed_model(),
+                            providers=[(fake_device.name, {"float16": True}), "CPUExecutionProvider"])
     assert sess.get_provider_options()[fake_device.name] == {"float16": "True"}
     for a, b in zip(sess.run(None, {"x": X}), expected, strict=True):
         assert a.dtype == np.float32  # back to the declared type
         np.testing.assert_allclose(a, b, rtol=2e-2, atol=2e-2)
 
 
-def test_entry_point_providers(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_entry_point_providers(monkeypatch: pytest.MonkeyPatch, fake_device: Any) -> None:
     class EP:
         def __init__(self, name: str, obj: Any) -> None:
             self.name, self.value, self._obj = name, f"plugin:{name}", obj
@@ -169,12 +114,13 @@ def test_entry_point_providers(monkeypatch: pytest.MonkeyPatch) -> None:
                 raise self._obj
             return self._obj
 
-    class PluginProvider(FakeDeviceProvider):
+    class PluginProvider(fake_device):  # type: ignore[misc, valid-type]
         name = "PluginExecutionProvider"
 
     def entry_points(group: str) -> list[EP]:
         assert group == "ronn.providers"
-        return [EP("PluginExecutionProvider", PluginProvider), EP("BrokenExecutionProvider", ImportError("no"))]
+        return [EP("PluginExecutionProvider", PluginProvider),
+                EP("BrokenExecutionProvider", ImportError("no"))]
 
     monkeypatch.setattr(base.metadata, "entry_points", entry_points)
     monkeypatch.setattr(base, "_PLUGINS", None)

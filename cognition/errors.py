@@ -1,0 +1,31 @@
+"""Errors raised by the agent cycle.
+
+They derive from the project's root :class:`engine.errors.RonnError`. Bad inputs raise the engine's
+:class:`~engine.errors.InvalidInputError` (also a ``ValueError``); a time budget nothing fits is reported in the
+Thought, not raised::
+
+    RonnError (engine.errors)
+    └── AgentError                 base of everything the agent cycle raises on purpose
+        ├── AgentNotRunningError   infer/feedback/recall outside ``async with agent`` (or after it closed)
+        └── BackgroundTaskError    a background task (the episode writer, the indexer) failed; the original
+                                   exception is the ``__cause__``; every later call raises it again
+"""
+
+from __future__ import annotations
+
+from engine.errors import RonnError
+
+
+class AgentError(RonnError):
+    """Base class of every error the agent cycle raises on purpose."""
+
+
+class AgentNotRunningError(AgentError, RuntimeError):
+    """The agent is used outside its ``async with`` block."""
+
+
+class BackgroundTaskError(AgentError, RuntimeError):
+    """A background task of the agent failed; ``__cause__`` holds what went wrong."""
+
+
+__all__ = ["AgentError", "AgentNotRunningError", "BackgroundTaskError"]
