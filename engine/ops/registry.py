@@ -20,9 +20,10 @@ Opset ranges: a registration covers opset versions from ``since`` up to the next
 operator, so register again only where the operator's semantics changed.
 
 Fast kernels override, never replace: ``@register(..., override="numba")`` registers a faster implementation
-of the same operator and opset range beside the numpy reference. ``lookup`` returns the override (it must accept
-the same inputs and attributes, and may return ``NotImplemented`` for a case it does not handle, in which case
-the reference runs); ``lookup(..., reference=True)`` returns the numpy kernel, which tests compare against.
+of the same operator and opset range beside the numpy reference. ``lookup`` returns the override (it must
+accept the same inputs and attributes, and may return ``NotImplemented`` for a case it does not handle, in
+which case the reference runs); ``lookup(..., reference=True)`` returns the numpy kernel, which tests
+compare against.
 Overrides live in ``engine/kernels`` modules named ``ops_*.py``, imported with the operators.
 """
 
