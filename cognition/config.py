@@ -1,0 +1,198 @@
+"""The agent's options and the frozen records it returns: AgentConfig, Thought, AgentStatistics, SleepReport."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+
+from engine.errors import InvalidInputError
+
+Route = Literal["cache", "system1", "system2"]
+ROUTES: tuple[Route, ...] = ("cache", "system1", "system2")
+Durability = Literal["durable", "deferred"]
+ConfidenceMeasure = Literal["max_probability", "margin", "entropy"]
+
+
+@dataclass(frozen=True, kw_only=True)
+class AgentConfig:
+    """How an :class:`~cognition.agent.Agent` routes, stores and runs. Every field has a measured default.
+
+    Durability:
+        durability: ``"durable"`` (default): ``infer`` returns once its episode row is committed (concurrent
+            calls share one commit), so a killed process loses no episode whose Thought was returned.
+            ``"deferred"``: ``infer`` returns at once and the writer commits within ``flush_interval_s``; a
+            killed process loses at most the episodes returned in the last ``flush_interval_s`` plus one
+            commit; ``await agent.flush()`` closes the window. ``Thought.episode_id`` is then None
+            (``feedback(thought)`` still works: it waits for the commit).
+        flush_interval_s: deferred mode: the longest an episode waits before its commit starts.
+        max_batch: episodes per transaction at most. write_queue: the writer channel's capacity (callers
+            wait when it is full: back-pressure, not unbounded memory).
+        commit_inline: commit on the event loop (no worker-thread hop) instead of a worker thread; None
+            chooses inline when the models run inline.
+    Routing (the HRM):
+        confidence: System 1's confidence measure: ``"max_probability"``, ``"margin"`` (top-1 minus top-2)
+            or ``"entropy"`` (1 - normalized entropy).
+        initial_threshold: escalate to System 2 below this confidence until feedback calibrates it.
+        system1_target_accuracy: calibration picks the lowest threshold at which System 1's accuracy on
+            the inputs it keeps (from labelled feedback) is at least this.
+        calibration_min_feedback: labelled System 1 outcomes needed before the threshold moves;
+            calibration_window: how many recent outcomes it uses.
+        novelty_quantile / complexity_quantile: an input is novel (complex) when its distance to the nearest
+            stored episodes (its input entropy score) lies above this running quantile of those seen so far;
+            both route to System 2. quantile_window: values the running quantiles keep; quantile_warmup:
+            observations before they may trigger. novelty_k: nearest episodes averaged. novelty_window:
+            recent episode vectors kept in process for the novelty search.
+        cache_size: exact response cache entries (LRU by input digest), 0 disables it.
+        near_duplicate_similarity: before escalating, reuse a System 2 answer in working memory whose
+            feature vector has at least this cosine similarity; None disables it.
+        budget_s: default time budget per ``infer`` (None: no budget); see ``Agent.infer``.
+    Execution:
+        inline_max_s: models whose warm run takes at most this run on the event loop (a worker-thread hop
+            costs ~55 µs, more than a tiny MLP); slower ones run in worker threads.
+        threads: worker threads for inference (default: the number of cores).
+        output: the output holding class scores or probabilities (default: the model's last output).
+        feature_dim: size of the fixed random projection used when no penultimate activations exist.
+        seed: seeds the random projection.
+        sleep_interval_s: run ``agent.sleep()`` this often in the background (None: only when called).
+    """
+
+    durability: Durability = "durable"
+    flush_interval_s: float = 0.05
+    max_batch: int = 512
+    write_queue: int = 4096
+    commit_inline: bool | None = None
+    confidence: ConfidenceMeasure = "max_probability"
+    initial_threshold: float = 0.9
+    system1_target_accuracy: float = 0.99
+    calibration_min_feedback: int = 50
+    calibration_window: int = 2000
+    novelty_quantile: float = 0.99
+    complexity_quantile: float = 0.995
+    quantile_window: int = 2048
+    quantile_warmup: int = 100
+    novelty_k: int = 1
+    novelty_window: int = 1024
+    cache_size: int = 1024
+    near_duplicate_similarity: float | None = 0.999
+    budget_s: float | None = None
+    inline_max_s: float = 0.0005
+    threads: int | None = None
+    output: str | None = None
+    feature_dim: int = 64
+    seed: int = 0
+    sleep_interval_s: float | None = None
+
+    def __post_init__(self) -> None:
+        def bad(name: str, want: str) -> InvalidInputError:
+            return InvalidInputError(f"AgentConfig.{name} must be {want}, got {getattr(self, name)!r}")
+
+        if self.durability not in ("durable", "deferred"):
+            raise bad("durability", "'durable' or 'deferred'")
+        if self.confidence not in ("max_probability", "margin", "entropy"):
+            raise bad("confidence", "'max_probability', 'margin' or 'entropy'")
+        for name in ("max_batch", "write_queue", "calibration_min_feedback", "calibration_window",
+                     "quantile_window", "novelty_k", "novelty_window", "feature_dim"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise bad(name, "a positive int")
+        for name in ("quantile_warmup", "cache_size", "seed"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+                raise bad(name, "an int >= 0")
+        for name in ("initial_threshold", "system1_target_accuracy", "novelty_quantile", "complexity_quantile"):
+            value = getattr(self, name)
+            if not isinstance(value, int | float) or not 0.0 <= value <= 1.0:
+                raise bad(name, "a number in [0, 1]")
+        for name in ("flush_interval_s", "inline_max_s"):
+            value = getattr(self, name)
+            if not isinstance(value, int | float) or not math.isfinite(value) or value < 0:
+                raise bad(name, "a finite number >= 0")
+        for name in ("budget_s", "sleep_interval_s"):
+            value = getattr(self, name)
+            if value is not None and (not isinstance(value, int | float) or not value > 0):
+                raise bad(name, "None or a number > 0")
+        if self.near_duplicate_similarity is not None and not -1.0 <= self.near_duplicate_similarity <= 1.0:
+            raise bad("near_duplicate_similarity", "None or a number in [-1, 1]")
+        if self.threads is not None and (not isinstance(self.threads, int) or self.threads < 1):
+            raise bad("threads", "None or a positive int")
+
+
+@dataclass(frozen=True)
+class Thought:
+    """The answer to one ``infer`` call.
+
+    ``output`` is the model's score output for the input (probabilities, or logits when the model has no
+    probability output), ``prediction`` its argmax, ``route`` where the answer came from (``"cache"``,
+    ``"system1"``, ``"system2"``), ``confidence`` the configured confidence measure of that answer,
+    ``latency_s`` the time inside ``infer`` (durable commit included), ``episode_id`` the stored episode
+    (None under deferred durability), ``reason`` why the HRM chose the route, ``novelty`` and
+    ``complexity`` the running-quantile ranks (0..1) the HRM saw.
+    """
+
+    output: np.ndarray
+    route: Route
+    confidence: float
+    latency_s: float
+    episode_id: int | None
+    prediction: int = -1
+    reason: str = ""
+    novelty: float = 0.0
+    complexity: float = 0.0
+    ticket: Any = field(default=None, repr=False, compare=False)
+
+
+@dataclass(frozen=True)
+class LatencySummary:
+    """Percentiles of ``infer`` latency over the most recent calls (seconds)."""
+
+    count: int
+    p50_s: float
+    p95_s: float
+    p99_s: float
+
+
+@dataclass(frozen=True)
+class AgentStatistics:
+    """A snapshot of what the agent did (``agent.statistics()``)."""
+
+    routes: Mapping[str, int]
+    latency: Mapping[str, LatencySummary]
+    cache_lookups: int
+    cache_hits: int
+    near_duplicate_hits: int
+    cache_hit_rate: float
+    escalations: int
+    budget_limited: int
+    threshold: float
+    feedback: int
+    system1: str
+    system2: str
+    inline: bool
+    episodes_stored: int
+    episodes_total: int
+    pending_writes: int
+    commits: int
+    working_memory: int
+    novelty_window: int
+    memory_path: Path | None
+    durability: str
+    sleeps: int
+
+    def as_dict(self) -> dict[str, Any]:
+        return {f.name: getattr(self, f.name) for f in fields(self)}
+
+
+@dataclass(frozen=True)
+class SleepReport:
+    """What one ``agent.sleep()`` did. Consolidation steps (replay, EWC, concepts, forgetting) arrive with the
+    learning issue; today sleep commits pending episodes, catches the index up and saves it."""
+
+    episodes: int
+    indexed: bool
+    duration_s: float
+    steps: tuple[str, ...] = ()

@@ -1,0 +1,166 @@
+"""Perception: an input becomes a Percept (validated feeds, digest, statistics); models expose their features.
+
+The percept's feature vector comes from the model that runs first (System 1): its penultimate activations when
+the graph has a final dense layer (:func:`expose_features` adds that tensor as an extra graph output), else a
+fixed random projection of the input (:class:`RandomProjection`).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from engine import ir
+from engine.errors import InvalidInputError
+
+#: ops whose first input is "the features" when they are the graph's last dense layer
+DENSE_OPS = frozenset({"Gemm", "MatMul", "FusedGemm", "FusedMatMul", "TernaryMatMul"})
+_BINS = 16
+
+
+@dataclass(frozen=True, slots=True)
+class Percept:
+    """A validated input: ``feeds`` for the session (batch of one), its digest and statistics."""
+
+    feeds: dict[str, np.ndarray]
+    digest: bytes
+    size: int
+    variance: float
+    entropy: float  # of a 16-bin value histogram, normalized to [0, 1]
+
+    @property
+    def complexity(self) -> float:
+        """Size, variance and entropy in one score (higher: more complex); ranked by running quantiles."""
+        return self.entropy * math.log2(2 + self.size) + math.log1p(self.variance)
+
+
+class Perception:
+    """Checks inputs against a model's declared inputs and builds percepts.
+
+    ``infer`` takes one sample: an array for a single-input model (with or without the batch axis), or a
+    ``{name: array}`` mapping. Errors are :class:`~engine.errors.InvalidInputError` naming the input, the
+    expected and the received dtype/shape.
+    """
+
+    def __init__(self, inputs: list[ir.Value]) -> None:
+        if not inputs:
+            raise InvalidInputError("the model declares no inputs")
+        self.inputs = inputs
+
+    def perceive(self, x: Any) -> Percept:
+        if isinstance(x, Mapping):
+            unknown = set(x) - {v.name for v in self.inputs}
+            if unknown:
+                raise InvalidInputError(
+                    f"unknown input name(s) {sorted(map(str, unknown))}; the model's inputs are "
+                    f"{[v.name for v in self.inputs]}"
+                )
+            missing = [v.name for v in self.inputs if v.name not in x]
+            if missing:
+                raise InvalidInputError(f"missing input(s) {missing}")
+            feeds = {v.name: self._check(v, x[v.name]) for v in self.inputs}
+        elif len(self.inputs) == 1:
+            feeds = {self.inputs[0].name: self._check(self.inputs[0], x)}
+        else:
+            raise InvalidInputError(
+                f"the model has {len(self.inputs)} inputs {[v.name for v in self.inputs]}: pass a dict"
+            )
+        h = hashlib.blake2b(digest_size=16)
+        for value in feeds.values():
+            h.update(value.tobytes())
+        first = next(iter(feeds.values()))
+        variance, entropy = _statistics(first)
+        return Percept(feeds, h.digest(), int(first.size), variance, entropy)
+
+    @staticmethod
+    def _check(spec: ir.Value, data: Any) -> np.ndarray:
+        if not isinstance(data, np.ndarray):
+            if isinstance(data, list | tuple | int | float | np.generic):
+                try:
+                    data = np.asarray(data, dtype=spec.dtype)
+                except (TypeError, ValueError) as exc:
+                    raise InvalidInputError(f"input {spec.name!r}: cannot convert to {spec.dtype}: {exc}") from None
+            else:
+                raise InvalidInputError(f"input {spec.name!r} must be a numpy array, got {type(data).__name__}")
+        if spec.dtype is not None and data.dtype != spec.dtype:
+            raise InvalidInputError(
+                f"input {spec.name!r} has dtype {data.dtype}; the model expects {spec.dtype} "
+                f"(convert it with .astype(np.{spec.dtype.name}))"
+            )
+        shape = spec.shape
+        if shape is not None:
+            if data.ndim == len(shape) - 1:
+                data = data[None]  # one sample without its batch axis
+            if data.ndim != len(shape):
+                raise InvalidInputError(
+                    f"input {spec.name!r} has shape {list(data.shape)}; the model expects {_shape(shape)} "
+                    "(one sample, with or without the batch axis)"
+                )
+            if data.shape[0] != 1:
+                raise InvalidInputError(
+                    f"input {spec.name!r} holds a batch of {data.shape[0]}; infer takes one sample "
+                    "(call it once per sample: concurrent calls share work)"
+                )
+            for axis, (want, got) in enumerate(zip(shape, data.shape, strict=True)):
+                if axis and isinstance(want, int) and want != got:
+                    raise InvalidInputError(
+                        f"input {spec.name!r}: dimension {axis} must be {want}, got {got} "
+                        f"(expected {_shape(shape)}, received {list(data.shape)})"
+                    )
+        if data.dtype.kind == "f" and not np.isfinite(data).all():
+            raise InvalidInputError(f"input {spec.name!r} holds NaN or infinity")
+        return np.ascontiguousarray(data)
+
+
+def _shape(shape: tuple[Any, ...]) -> str:
+    return "[" + ", ".join("?" if d is None else str(d) for d in shape) + "]"
+
+
+def _statistics(x: np.ndarray) -> tuple[float, float]:
+    flat = x.reshape(-1)
+    if flat.dtype.kind not in "fiub" or not flat.size:
+        return 0.0, 0.0
+    flat = flat.astype(np.float32, copy=False)
+    lo, hi = float(flat.min()), float(flat.max())
+    variance = float(flat.var())
+    if hi <= lo:
+        return variance, 0.0
+    bins = ((flat - lo) * ((_BINS - 1e-3) / (hi - lo))).astype(np.intp)
+    p = np.bincount(bins, minlength=_BINS)[:_BINS] / flat.size
+    p = p[p > 0]
+    return variance, float(-(p * np.log(p)).sum() / math.log(_BINS))
+
+
+class RandomProjection:
+    """A fixed Gaussian projection of the flattened input to ``dim`` features (seeded: stable across runs)."""
+
+    def __init__(self, size: int, dim: int, seed: int) -> None:
+        rng = np.random.default_rng(seed)
+        self.matrix = (rng.standard_normal((size, dim)) / math.sqrt(dim)).astype(np.float32)
+
+    def __call__(self, feeds: Mapping[str, np.ndarray]) -> np.ndarray:
+        x = next(iter(feeds.values())).reshape(-1).astype(np.float32, copy=False)
+        return x @ self.matrix
+
+
+def expose_features(graph: ir.Graph) -> tuple[ir.Graph, str | None]:
+    """A copy of ``graph`` that also outputs the input of its last dense layer (the penultimate activations).
+
+    Returns the graph unchanged and None when the graph has no dense layer fed by an intermediate tensor.
+    """
+    producers = graph.producers()
+    for node in reversed(graph.nodes):
+        if node.op_type in DENSE_OPS and node.inputs and node.inputs[0] in producers:
+            name = node.inputs[0]
+            if name in graph.output_names:
+                return graph, name
+            known = graph.value_info.get(name)
+            value = ir.Value(name, np.dtype(np.float32), known.shape if known is not None else None)
+            return dataclasses.replace(graph, outputs=[*graph.outputs, value]), name
+    return graph, None

@@ -1,0 +1,157 @@
+"""The HRM: complexity, novelty and System 1's confidence decide the route; feedback calibrates the threshold.
+
+Route, for an input that missed the exact cache:
+
+1. System 1 runs (it is the cheap model, and its penultimate activations are the percept's features).
+2. Novel (distance to the nearest stored episodes above the running ``novelty_quantile``) or complex (input
+   entropy score above the running ``complexity_quantile``) → System 2.
+3. Otherwise System 1 keeps the answer when its confidence reaches the threshold, else escalates.
+4. A time budget vetoes System 2 when the latencies observed so far say it does not fit.
+
+Calibration (selective classification): from labelled feedback on inputs System 1 answered (or would have
+answered before escalating), sort by confidence and take the lowest threshold whose kept set has accuracy
+>= ``system1_target_accuracy``.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import deque
+from dataclasses import dataclass
+
+import numpy as np
+
+from .config import AgentConfig, ConfidenceMeasure
+
+
+def confidence(p: np.ndarray, measure: ConfidenceMeasure) -> float:
+    """Confidence of a probability vector: max probability, top-1 minus top-2 margin, or 1 - entropy/log(n)."""
+    if measure == "max_probability":
+        return float(p.max())
+    if measure == "margin":
+        if p.size < 2:
+            return float(p.max())
+        top = np.partition(p, p.size - 2)[-2:]
+        return float(top[1] - top[0])
+    q = p[p > 0]
+    return float(1.0 + (q * np.log(q)).sum() / math.log(max(p.size, 2)))
+
+
+class RunningQuantile:
+    """Ranks a value among the last ``window`` values seen (the sorted copy refreshes every 32 values)."""
+
+    def __init__(self, window: int) -> None:
+        self._values = np.zeros(window, np.float64)
+        self._n = 0
+        self._sorted = np.zeros(0, np.float64)
+        self._stale = 0
+
+    def __len__(self) -> int:
+        return min(self._n, len(self._values))
+
+    def rank(self, value: float) -> float:
+        """Fraction of recent values below ``value`` (0.5 before any value is known)."""
+        if not len(self._sorted):
+            return 0.5
+        return float(np.searchsorted(self._sorted, value)) / len(self._sorted)
+
+    def add(self, value: float) -> None:
+        self._values[self._n % len(self._values)] = value
+        self._n += 1
+        self._stale += 1
+        if self._stale >= 32 or len(self) <= 32:
+            self._sorted = np.sort(self._values[: len(self)])
+            self._stale = 0
+
+
+class Calibrator:
+    """Keeps recent (confidence, correct) outcomes of System 1 and derives the escalation threshold."""
+
+    def __init__(self, config: AgentConfig) -> None:
+        self.target = config.system1_target_accuracy
+        self.min_feedback = config.calibration_min_feedback
+        self.threshold = config.initial_threshold
+        self._outcomes: deque[tuple[float, bool]] = deque(maxlen=config.calibration_window)
+        self.count = 0
+
+    def record(self, conf: float, correct: bool) -> None:
+        self._outcomes.append((conf, correct))
+        self.count += 1
+        if len(self._outcomes) >= self.min_feedback and (self.count < 256 or self.count % 16 == 0):
+            self.threshold = self._calibrate()
+
+    def _calibrate(self) -> float:
+        data = np.array(self._outcomes, dtype=np.float64)
+        order = np.argsort(-data[:, 0], kind="stable")
+        conf, correct = data[order, 0], data[order, 1]
+        accuracy = np.cumsum(correct) / np.arange(1, len(correct) + 1)
+        # keep the largest prefix meeting the target; ties in confidence must be kept or dropped together
+        ok = np.flatnonzero(accuracy >= self.target)
+        ends = ok[(ok == len(conf) - 1) | (conf[np.minimum(ok + 1, len(conf) - 1)] < conf[ok])]
+        if not len(ends):
+            return float(np.nextafter(conf[0], np.inf))  # nothing meets the target: escalate everything
+        return float(conf[ends[-1]])
+
+
+@dataclass(frozen=True, slots=True)
+class Decision:
+    escalate: bool
+    reason: str
+    budget_limited: bool = False
+
+
+class LatencyEstimate:
+    """Exponentially weighted mean of observed run times (seconds) for one system."""
+
+    def __init__(self) -> None:
+        self.value = 0.0
+        self.n = 0
+
+    def add(self, seconds: float) -> None:
+        self.n += 1
+        self.value = seconds if self.n == 1 else 0.9 * self.value + 0.1 * seconds
+
+
+class HRM:
+    """Scores percepts and chooses between System 1 and System 2 (see the module docstring)."""
+
+    def __init__(self, config: AgentConfig, *, can_escalate: bool) -> None:
+        self.config = config
+        self.can_escalate = can_escalate
+        self.calibrator = Calibrator(config)
+        self.novelty = RunningQuantile(config.quantile_window)
+        self.complexity = RunningQuantile(config.quantile_window)
+        self.system1_latency = LatencyEstimate()
+        self.system2_latency = LatencyEstimate()
+
+    def score(self, complexity: float, distance: float | None) -> tuple[float, float]:
+        """Running-quantile ranks of the input's complexity and novelty (then remembers both values)."""
+        c_rank = self.complexity.rank(complexity)
+        self.complexity.add(complexity)
+        if distance is None:  # no episode yet: nothing to compare with
+            return c_rank, 1.0
+        n_rank = self.novelty.rank(distance)
+        self.novelty.add(distance)
+        return c_rank, n_rank
+
+    def decide(self, conf: float, complexity_rank: float, novelty_rank: float, budget_s: float | None) -> Decision:
+        if not self.can_escalate:
+            return Decision(False, "System 1 is the full model")
+        cfg = self.config
+        warm = len(self.complexity) > cfg.quantile_warmup
+        if warm and len(self.novelty) > cfg.quantile_warmup and novelty_rank > cfg.novelty_quantile:
+            want, reason = True, f"novel (distance rank {novelty_rank:.3f} > {cfg.novelty_quantile})"
+        elif warm and complexity_rank > cfg.complexity_quantile:
+            want, reason = True, f"complex (rank {complexity_rank:.3f} > {cfg.complexity_quantile})"
+        elif conf < self.calibrator.threshold:
+            want, reason = True, f"System 1 unsure ({conf:.3f} < {self.calibrator.threshold:.3f})"
+        else:
+            return Decision(False, f"System 1 confident ({conf:.3f} >= {self.calibrator.threshold:.3f})")
+        if budget_s is not None and self.system2_latency.n:
+            need = self.system1_latency.value + self.system2_latency.value
+            if need > budget_s:
+                return Decision(
+                    False, f"{reason}, but System 2 (~{need * 1e3:.3g} ms) does not fit the budget "
+                    f"({budget_s * 1e3:.3g} ms)", budget_limited=True,
+                )
+        return Decision(True, reason)

@@ -1,0 +1,134 @@
+"""System 1 (exact response cache, near-duplicate cache over working memory, the fast model) and System 2
+(the full-precision session), each behind a :class:`ModelRunner` that runs inline or in worker threads."""
+
+from __future__ import annotations
+
+import time
+from collections import OrderedDict
+from dataclasses import dataclass
+from typing import Any
+
+import anyio
+import anyio.to_thread
+import numpy as np
+
+from engine.session import InferenceSession
+from memory_store import WorkingMemory
+
+from .config import ConfidenceMeasure
+from .perception import RandomProjection
+from .router import confidence
+
+
+@dataclass(frozen=True, slots=True)
+class Answer:
+    """What a system (or a cache) says about one percept."""
+
+    output: np.ndarray      # the score output, one sample
+    probabilities: np.ndarray
+    prediction: int
+    confidence: float
+    features: np.ndarray    # float32 [dim]
+
+
+class ModelRunner:
+    """One session, the output that holds scores, and where the feature vector comes from.
+
+    ``inline`` runners call ``session.run`` on the event loop; the others go through
+    ``anyio.to_thread.run_sync`` under the shared ``limiter``.
+    """
+
+    def __init__(
+        self,
+        session: InferenceSession,
+        *,
+        score_output: str,
+        feature_output: str | None,
+        projection: RandomProjection | None,
+        measure: ConfidenceMeasure,
+        description: str,
+    ) -> None:
+        self.session = session
+        self.description = description
+        self.measure = measure
+        self._names = [score_output] + ([feature_output] if feature_output else [])
+        self._projection = projection
+        self.probabilities_out = True  # decided by probe()
+        self.inline = True
+        self.limiter: anyio.CapacityLimiter | None = None
+
+    def probe(self, feeds: dict[str, np.ndarray], repeats: int = 5) -> tuple[float, int]:
+        """Warm the session up; return its median run time and the feature size. Decides whether the score
+        output already holds probabilities (non-negative, summing to one) or logits needing a softmax."""
+        times = []
+        for _ in range(repeats):
+            start = time.perf_counter()
+            outs = self.session.run(self._names, feeds)
+            times.append(time.perf_counter() - start)
+        scores = np.asarray(outs[0], np.float64).reshape(-1)
+        self.probabilities_out = bool((scores >= 0).all() and abs(scores.sum() - 1.0) < 1e-3)
+        dim = self._features(outs, feeds).size
+        return float(np.median(times)), int(dim)
+
+    def run_sync(self, feeds: dict[str, np.ndarray]) -> Answer:
+        outs = self.session.run(self._names, feeds)
+        output = outs[0][0] if outs[0].ndim > 1 else outs[0]
+        p = output.astype(np.float32, copy=False).reshape(-1)
+        if not self.probabilities_out:
+            e = np.exp(p - p.max())
+            p = e / e.sum()
+        return Answer(output, p, int(p.argmax()), confidence(p, self.measure), self._features(outs, feeds))
+
+    async def run(self, feeds: dict[str, np.ndarray]) -> Answer:
+        if self.inline:
+            return self.run_sync(feeds)
+        return await anyio.to_thread.run_sync(self.run_sync, feeds, limiter=self.limiter)
+
+    def _features(self, outs: list[Any], feeds: dict[str, np.ndarray]) -> np.ndarray:
+        if self._projection is not None:
+            return self._projection(feeds)
+        return np.asarray(outs[1], np.float32).reshape(-1)
+
+
+class System1:
+    """The fast path: an exact response cache (LRU by input digest), a near-duplicate cache over working
+    memory (System 2 answers only), and the fast model."""
+
+    def __init__(
+        self, runner: ModelRunner, working: WorkingMemory, *, cache_size: int, near_duplicate: float | None
+    ) -> None:
+        self.runner = runner
+        self.working = working
+        self.cache_size = cache_size
+        self.near_duplicate = near_duplicate
+        self._cache: OrderedDict[bytes, Answer] = OrderedDict()
+        self.lookups = self.hits = self.near_hits = 0
+
+    def cached(self, digest: bytes) -> Answer | None:
+        if not self.cache_size:
+            return None
+        self.lookups += 1
+        answer = self._cache.get(digest)
+        if answer is not None:
+            self.hits += 1
+            self._cache.move_to_end(digest)
+        return answer
+
+    def remember(self, digest: bytes, answer: Answer, *, from_system2: bool) -> None:
+        if self.cache_size:
+            self._cache[digest] = answer
+            if len(self._cache) > self.cache_size:
+                self._cache.popitem(last=False)
+        if from_system2 and self.near_duplicate is not None:
+            self.working.put(digest, answer.features, payload=answer, attention=1.0)
+
+    def near(self, features: np.ndarray) -> Answer | None:
+        """A System 2 answer for a near-duplicate of ``features`` held in working memory, if any."""
+        if self.near_duplicate is None or not len(self.working):
+            return None
+        best = self.working.search(features, k=1)
+        if best and best[0].similarity is not None and best[0].similarity >= self.near_duplicate:
+            self.near_hits += 1
+            answer = best[0].payload
+            return answer if isinstance(answer, Answer) else None
+        return None
