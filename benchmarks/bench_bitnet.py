@@ -33,7 +33,7 @@ DATA = Path(__file__).resolve().parents[1] / "tests" / "data"
 def timed(fn, repeats: int = 200, min_seconds: float = 0.5) -> Stats:
     for _ in range(5):
         fn()
-    samples = []
+    samples: list[int] = []
     start = time.perf_counter()
     while len(samples) < repeats or time.perf_counter() - start < min_seconds:
         t = time.perf_counter_ns()
@@ -124,6 +124,7 @@ def digits_mlp(epochs: int = 40, seed: int = 0):
                 grad = (grad @ params[j].T) * (acts[j // 2] > 0)
             step += 1
             for i, g in enumerate(grads):
+                assert g is not None  # the backward loop above fills every slot
                 m[i] = 0.9 * m[i] + 0.1 * g
                 v[i] = 0.999 * v[i] + 0.001 * g * g
                 mh, vh = m[i] / (1 - 0.9**step), v[i] / (1 - 0.999**step)

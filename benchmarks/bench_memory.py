@@ -198,9 +198,12 @@ def main() -> None:
         rel_rate = len(triples) / (time.perf_counter() - t)
         starts = rng.choice(ids, 200)
         sizes: list[int] = []
-        _, out_times = timed_queries(
-            lambda s: sizes.append(len(graph.neighbourhood([int(s)], 3))) or [], starts
-        )
+
+        def out_query(s: int) -> list[int]:
+            sizes.append(len(graph.neighbourhood([int(s)], 3)))
+            return []
+
+        _, out_times = timed_queries(out_query, starts)
         _, both_times = timed_queries(
             lambda s: list(graph.neighbourhood([int(s)], 3, direction="both")), starts
         )

@@ -26,6 +26,11 @@ _ACTIVATIONS: dict[str, tuple[Callable, float | None, float | None]] = {
 Activation = Callable[[np.ndarray], np.ndarray]
 
 
+def _bind(fn: Callable, a: float, b: float) -> Activation:
+    """``fn`` with its alpha and beta fixed."""
+    return lambda x: fn(x, a, b)
+
+
 def activations(
     names: Sequence[str] | None,
     defaults: Sequence[str],
@@ -51,7 +56,7 @@ def activations(
             raise ValueError(f"unsupported activation {key!r}") from None
         a = float(next(alpha_iter, alpha)) if alpha is not None else 0.0
         b = float(next(beta_iter, beta)) if beta is not None else 0.0
-        funcs.append(lambda x, fn=fn, a=a, b=b: fn(x, a, b))
+        funcs.append(_bind(fn, a, b))
     k = len(defaults)
     return [funcs[d * k:(d + 1) * k] for d in range(num_directions)]
 

@@ -174,8 +174,8 @@ def conv_nd(x: np.ndarray, w: np.ndarray, b, *, group: int, strides, dilations, 
         if group == 1:
             # (N, *O, C, *K) -> (N, O, C*K) @ (C*K, M)
             perm = (0, *range(2, 2 + nd), 1, *range(2 + nd, 2 + 2 * nd))
-            cols = win.transpose(perm).reshape(n, osize, c * ksize)
-            y = np.matmul(cols, wc.reshape(m, c * ksize).T)  # (N, O, M)
+            patches = win.transpose(perm).reshape(n, osize, c * ksize)
+            y = np.matmul(patches, wc.reshape(m, c * ksize).T)  # (N, O, M)
             out = np.moveaxis(y, -1, 1).reshape(n, m, *out_shape)
         else:
             # (N, G, *O, Cg, *K) -> (N, G, O, Cg*K) @ (G, Cg*K, Mg)

@@ -62,7 +62,7 @@ def _mean(x: np.ndarray, axes: tuple[int, ...], keepdims: bool) -> np.ndarray:
         count = int(np.prod([x.shape[a] for a in axes])) if axes else 1
         s = np.sum(x, axis=axes, keepdims=keepdims, dtype=np.int64)
         if count == 0:
-            return s
+            return np.asarray(s)
         # integer mean truncates toward zero, like onnxruntime's integer division
         q = np.abs(s) // count
         return np.where(s < 0, -q, q)
@@ -72,6 +72,7 @@ def _mean(x: np.ndarray, axes: tuple[int, ...], keepdims: bool) -> np.ndarray:
 def _maxmin(fn: Callable[..., np.ndarray], is_max: bool) -> Callable[..., np.ndarray]:
     def reduce(x: np.ndarray, axes: tuple[int, ...], keepdims: bool) -> np.ndarray:
         if x.size == 0 and any(x.shape[a] == 0 for a in axes):
+            init: bool | int | float
             if x.dtype == np.bool_:
                 init = not is_max
             elif np.issubdtype(x.dtype, np.integer):

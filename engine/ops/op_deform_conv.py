@@ -14,13 +14,14 @@ def _bilinear(img: np.ndarray, py: np.ndarray, px: np.ndarray) -> np.ndarray:
     y0 = np.floor(py).astype(np.int64)
     x0 = np.floor(px).astype(np.int64)
     ly, lx = py - y0, px - x0
-    out = 0
+    out: np.ndarray | int = 0
     for dy, wy in ((0, 1 - ly), (1, ly)):
         for dx, wx in ((0, 1 - lx), (1, lx)):
             yy, xx = y0 + dy, x0 + dx
             inside = (yy >= 0) & (yy < h) & (xx >= 0) & (xx < w)
             vals = img[:, np.clip(yy, 0, h - 1), np.clip(xx, 0, w - 1)]
             out = out + vals * (wy * wx * inside).astype(img.dtype)
+    assert isinstance(out, np.ndarray)  # the loop above runs four times
     return out
 
 
@@ -46,7 +47,7 @@ def deform_conv(
     kh, kw = kernel_shape or w.shape[2:]
     dh, dw = dilations or (1, 1)
     sh, sw = strides or (1, 1)
-    pads = pads or (0, 0, 0, 0)
+    pad_top, pad_left = (pads or (0, 0, 0, 0))[:2]
     oh, ow = offset.shape[2:]
     if c % offset_group or c % group or oc % group:
         raise ValueError("DeformConv: channels must be divisible by group and offset_group")
@@ -55,8 +56,8 @@ def deform_conv(
     msk = (None if mask is None
            else mask.astype(ct, copy=False).reshape(n, offset_group, kh, kw, oh, ow))
     # undeformed tap positions [kh, kw, oh, ow]
-    base_y = (np.arange(kh) * dh)[:, None, None, None] + (np.arange(oh) * sh - pads[0])[None, None, :, None]
-    base_x = (np.arange(kw) * dw)[None, :, None, None] + (np.arange(ow) * sw - pads[1])[None, None, None, :]
+    base_y = (np.arange(kh) * dh)[:, None, None, None] + (np.arange(oh) * sh - pad_top)[None, None, :, None]
+    base_x = (np.arange(kw) * dw)[None, :, None, None] + (np.arange(ow) * sw - pad_left)[None, None, None, :]
     cg = c // offset_group
     wg = w.astype(ct, copy=False).reshape(group, oc // group, -1)
     cpg = c // group
@@ -71,8 +72,8 @@ def deform_conv(
             if msk is not None:
                 sampled = sampled * msk[i, g]
             cols[g * cg:(g + 1) * cg] = sampled
-        cols = cols.reshape(group, cpg * kh * kw, oh * ow)
-        y[i] = np.matmul(wg, cols).reshape(oc, oh * ow)
+        grouped = cols.reshape(group, cpg * kh * kw, oh * ow)
+        y[i] = np.matmul(wg, grouped).reshape(oc, oh * ow)
     if b is not None:
         y += b.astype(ct, copy=False)[None, :, None]
     return (y.reshape(n, oc, oh, ow).astype(x.dtype, copy=False),)

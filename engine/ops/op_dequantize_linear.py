@@ -23,7 +23,7 @@ def dequantize_linear(
 ) -> tuple[np.ndarray]:
     out_dtype = onnx_dtype(output_dtype) if output_dtype else x_scale.dtype
     work = np.float64 if x.dtype.itemsize >= 4 or x_scale.dtype == np.float64 else np.float32
-    y = x.astype(work)
+    y: np.ndarray = x.astype(work)
     if x_zero_point is not None:
         y -= broadcast_param(x_zero_point, x, axis, block_size).astype(work)
     y *= broadcast_param(x_scale, x, axis, block_size).astype(work)

@@ -14,7 +14,7 @@ def dynamic_quantize_linear(x: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.n
     hi = np.float32(max(0.0, float(x.max()))) if x.size else np.float32(0.0)
     scale = np.float32((hi - lo) / np.float32(255.0))
     if scale == 0:
-        zp = np.uint8(0)
+        zp: np.ndarray | np.uint8 = np.uint8(0)
         y = np.zeros(x.shape, dtype=np.uint8)
     else:
         zp = saturate_round(np.asarray(np.float32(0.0) - lo / scale), np.dtype(np.uint8))

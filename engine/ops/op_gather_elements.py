@@ -16,6 +16,6 @@ def gather_elements(data: np.ndarray, indices: np.ndarray, *, axis: int = 0) -> 
     if any(i > d for a, (i, d) in enumerate(zip(indices.shape, data.shape, strict=True)) if a != axis):
         raise ValueError(f"GatherElements: indices shape {indices.shape} exceeds data shape {data.shape}")
     # Open grids for the other axes: indices may be smaller than data there (take_along_axis would broadcast).
-    key = list(np.indices(indices.shape, sparse=True))
+    key: list[np.ndarray] = list(np.indices(indices.shape, sparse=True))
     key[axis] = wrap_indices(indices, data.shape[axis])
     return (data[tuple(key)],)

@@ -1,4 +1,5 @@
-"""Loop: run ``body`` while the trip count and the condition allow; carried values and stacked scan outputs."""
+"""Loop: run ``body`` while the trip count and the condition allow; carried values and stacked scan
+outputs."""
 
 from __future__ import annotations
 

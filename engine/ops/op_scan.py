@@ -30,7 +30,8 @@ def scan(
     per_step: list[list[np.ndarray]] = []
     for t in range(steps):
         slices = [
-            np.take(x, steps - 1 - t if d else t, axis=a) for x, a, d in zip(xs, in_axes, in_dirs, strict=True)
+            np.take(x, steps - 1 - t if d else t, axis=a)
+            for x, a, d in zip(xs, in_axes, in_dirs, strict=True)
         ]
         outs = body([*states, *slices], scope)
         states = list(outs[:n_state])

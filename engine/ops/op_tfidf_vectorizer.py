@@ -62,7 +62,8 @@ def tf_idf_vectorizer(
                 break
             windows = np.stack([rows[:, j * skip:j * skip + m] for j in range(n)], axis=-1)  # [B, m, n]
             hits = (windows[:, :, None, :] == pool_n[None, None]).all(axis=-1).sum(axis=1)  # [B, k]
-            np.add.at(counts, (slice(None), outputs), hits)
+            # numpy's stubs reject a tuple index with a slice, which ufunc.at documents and accepts
+            np.add.at(counts, (slice(None), outputs), hits)  # type: ignore[arg-type]
     if mode == "TF":
         y = counts.astype(np.float32)
     else:

@@ -58,7 +58,7 @@ def _match(ix: rw.Index, out: ir.Node) -> tuple[list[str], dict[str, Any], list[
         cond, x, y = masked.inputs
         candidates = [(x, [cond, y], "where"), (y, [cond, x], "where_inverted"), *candidates]
     for scores, extra, mode in candidates:
-        trial = list(nodes) + ([masked] if mode != "none" else [])  # type: ignore[list-item]
+        trial = list(nodes) + ([masked] if masked is not None and mode != "none" else [])
         found = _scores(ix, scores, trial)
         if found is None or scores in extra:
             continue

@@ -80,7 +80,7 @@ def _estimated_size(graph: ir.Graph, node: ir.Node, args: list[np.ndarray | None
         return total
     if node.op_type == "ConstantOfShape" and args and args[0] is not None:
         return math.prod(int(d) for d in args[0].reshape(-1))
-    if node.op_type == "Expand" and len(args) == 2 and args[1] is not None:
+    if node.op_type == "Expand" and len(args) == 2 and args[0] is not None and args[1] is not None:
         try:
             return math.prod(np.broadcast_shapes(args[0].shape, tuple(int(d) for d in args[1].reshape(-1))))
         except ValueError:
@@ -88,7 +88,7 @@ def _estimated_size(graph: ir.Graph, node: ir.Node, args: list[np.ndarray | None
     if node.op_type == "Range" and len(args) == 3 and all(a is not None and a.size == 1 for a in args):
         start, limit, delta = (float(a.reshape(())) for a in args)  # type: ignore[union-attr]
         return max(math.ceil((limit - start) / delta), 0) if delta else None
-    if node.op_type == "Tile" and len(args) == 2 and args[1] is not None:
+    if node.op_type == "Tile" and len(args) == 2 and args[0] is not None and args[1] is not None:
         return int(args[0].size) * math.prod(int(d) for d in args[1].reshape(-1))
     return None
 

@@ -92,12 +92,12 @@ def _match(ix: rw.Index, final: ir.Node) -> tuple[str, str, list[ir.Node]] | Non
     for x, one_plus in (flat[1], reversed(flat[1])):
         add = rw.private_producer(ix, one_plus, "Add")
         found = ix.split_const(add) if add is not None else None
-        if found is None or not rw.close(found[1], 1.0):
+        if add is None or found is None or not rw.close(found[1], 1.0):
             continue
         fn = rw.private_producer(ix, found[0], ("Erf", "Tanh"))
         if fn is None:
             continue
-        pattern = [*nodes, add, fn]  # type: ignore[list-item]
+        pattern = [*nodes, add, fn]
         if fn.op_type == "Erf" and _erf_argument_is(ix, fn.inputs[0], x, pattern):
             return x, "none", pattern
         if fn.op_type == "Tanh" and _tanh_argument_is(ix, fn.inputs[0], x, pattern):

@@ -57,7 +57,8 @@ def _match(ix: rw.Index, div: ir.Node) -> tuple[str, int, float, list[ir.Node]] 
     var = rw.private_producer(ix, split[0], "ReduceMean") if split else None
     square = rw.private_producer(ix, var.inputs[0], ("Pow", "Mul")) if var else None
     sub = ix.producer_of(d, "Sub")
-    if square is None or sub is None or split is None:
+    # square is only looked up once var, split, add and sqrt were found; the extra checks narrow the types
+    if square is None or var is None or split is None or add is None or sqrt is None or sub is None:
         return None
     if square.op_type == "Pow":
         if square.inputs[0] != d or not rw.close(ix.scalar(square.inputs[1]), 2.0):
@@ -77,7 +78,7 @@ def _match(ix: rw.Index, div: ir.Node) -> tuple[str, int, float, list[ir.Node]] 
     axis = _first_axis(ix, axes, x)
     if axis is None or axis != _first_axis(ix, var_axes, d):
         return None
-    return x, axis, split[1], [sub, mean, square, var, add, sqrt]  # type: ignore[list-item]
+    return x, axis, split[1], [sub, mean, square, var, add, sqrt]
 
 
 def _only_reader(graph: ir.Graph, ix: rw.Index, name: str, op_type: str) -> ir.Node | None:
@@ -117,7 +118,8 @@ def run(graph: ir.Graph) -> bool:
         if scale is None:
             norm_shape = rw.shape_of(graph, x)
             dims = norm_shape[axis:] if norm_shape is not None else ()
-            shape = tuple(dims) if all(isinstance(d, int) for d in dims) else (1,)
+            known = [d for d in dims if isinstance(d, int)]
+            shape = tuple(known) if len(known) == len(dims) else (1,)
             dtype = rw.dtype_of(graph, div.outputs[0])
             scale = rw.add_initializer(graph, f"{last.outputs[0]}_scale", np.ones(shape, dtype))
         standard = graph.opset("") >= 17

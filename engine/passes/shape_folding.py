@@ -137,7 +137,9 @@ def run(graph: ir.Graph) -> bool:
             folded.add(id(node))
             continue
         dims = _shape_dims(graph, node) if node.op_type == "Shape" else None
-        for reader in consumers.get(node.outputs[0], []) if dims is not None else []:
+        if dims is None:
+            continue
+        for reader in consumers.get(node.outputs[0], []):
             if reader.op_type in ("Gather", "Slice") and reader.inputs[0] == node.outputs[0]:
                 if id(reader) not in folded and _fold_pick(ix, dims, reader):
                     folded.add(id(reader))

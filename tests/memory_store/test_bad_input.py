@@ -3,20 +3,22 @@
 from __future__ import annotations
 
 import sqlite3
+from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from sqlalchemy import text
+from sqlalchemy import Row, text
 
 import memory_store
 from engine.errors import InvalidInputError, RonnError
 from memory_store import NewEpisode
 
 
-def _snapshot(memory: memory_store.Memory) -> list[tuple]:  # type: ignore[type-arg]
+def _snapshot(memory: memory_store.Memory) -> Sequence[Row[Any]]:
     return memory.db.read(lambda c: c.execute(text("SELECT * FROM episodes ORDER BY id")).all())
 
 

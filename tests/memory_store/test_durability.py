@@ -55,6 +55,7 @@ def test_sigkill_at_random_moments_loses_no_returned_episode(db_path: Path) -> N
             for episode in stored[-50:]:  # recent ones: vector and input survived intact
                 seed, batch, position = everything[episode.id]
                 expected = vectors_for(seed, batch, 1 + batch % 7)[position]
+                assert episode.vector is not None and isinstance(episode.input, np.ndarray)
                 np.testing.assert_allclose(episode.vector, expected, rtol=1e-3, atol=1e-3)
                 assert episode.label == batch and episode.input.tolist() == [batch] * 3
             assert all(memory.episodic.in_index(eid) for eid in printed)

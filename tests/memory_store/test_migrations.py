@@ -2,18 +2,26 @@
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import sqlite3
+from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
-from sqlalchemy import create_engine, text
+from sqlalchemy import Connection, Row, create_engine, text
 
 import memory_store
 import migrations
 from memory_store.schema import metadata
+
+
+def _select_all(table: str, conn: Connection) -> Sequence[Row[Any]]:
+    return conn.execute(text(f"SELECT * FROM {table} ORDER BY id")).all()
+
 
 # sha256 of every released revision file: a released migration is never edited, only followed by a new one.
 # Adding a revision adds a line here; changing a line here means rewriting history, which users' databases
@@ -74,7 +82,7 @@ def test_upgrade_from_the_first_revision_keeps_every_row(tmp_path: Path) -> None
 
     with memory_store.open_memory(path) as memory:  # migrates to head on open
         after = {
-            t: memory.db.read(lambda c, t=t: c.execute(text(f"SELECT * FROM {t} ORDER BY id")).all())
+            t: memory.db.read(functools.partial(_select_all, t))
             for t in before
         }
         assert memory.episodic.index_repair == "rebuilt from 100 rows: index file missing"

@@ -108,7 +108,8 @@ def test_concepts_and_cascading_removal(memory: memory_store.Memory) -> None:
     g = memory.semantic
     a, b = g.add_concepts(["a", "b"], prototypes=[[1.0, 2.0], None])
     assert g.add_concept("a") == a and g.find("b") == b and g.find("zzz") is None
-    assert g.concepts(a)[0].prototype.tolist() == [1.0, 2.0]
+    prototype = g.concepts(a)[0].prototype
+    assert prototype is not None and prototype.tolist() == [1.0, 2.0]
     g.relate(a, b)
     g.record_use([a, b])
     g.remove_concepts([b])

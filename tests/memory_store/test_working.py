@@ -57,7 +57,8 @@ def test_search_matches_numpy_cosine(n: int, k: int, seed: int) -> None:
     sims = vectors @ q / (np.linalg.norm(vectors, axis=1) * np.linalg.norm(q))
     found = wm.search(q, k)
     assert [f.key for f in found] == np.argsort(-sims, kind="stable")[:k].tolist()
-    np.testing.assert_allclose([f.similarity for f in found], np.sort(sims)[::-1][:k], rtol=1e-5, atol=1e-6)
+    similarities = np.array([f.similarity for f in found], dtype=np.float64)  # a None would become NaN
+    np.testing.assert_allclose(similarities, np.sort(sims)[::-1][:k], rtol=1e-5, atol=1e-6)
 
 
 def test_bad_input() -> None:

@@ -10,7 +10,7 @@ from onnx import helper, numpy_helper
 
 from engine import ir
 from engine.loader import load_model
-from engine.options import SessionOptions
+from engine.options import GraphOptimizationLevel, SessionOptions
 from engine.passes.manager import PASSES, optimize
 from engine.session import InferenceSession
 
@@ -52,7 +52,7 @@ def outputs(
     source: onnx.ModelProto | ir.Graph, feeds: dict[str, np.ndarray], level: int = 0
 ) -> list[np.ndarray]:
     options = SessionOptions()
-    options.graph_optimization_level = level
+    options.graph_optimization_level = GraphOptimizationLevel(level)
     return InferenceSession(source, options).run(None, feeds)
 
 

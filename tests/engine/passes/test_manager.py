@@ -12,7 +12,7 @@ from onnx import helper
 from passes_helpers import model, ops, rand, run_level, tensor
 
 from engine.errors import ModelError
-from engine.options import SessionOptions
+from engine.options import GraphOptimizationLevel, SessionOptions
 from engine.passes.manager import PASSES, PIPELINES
 from engine.session import InferenceSession
 
@@ -66,7 +66,7 @@ def test_every_level_matches_o0_on_reference_models(name: str) -> None:
     results = []
     for level in range(4):
         options = SessionOptions()
-        options.graph_optimization_level = level
+        options.graph_optimization_level = GraphOptimizationLevel(level)
         session = InferenceSession(str(DATA / name), options)
         results.append((len(session.graph.nodes), session.run(None, feeds)))
     base_nodes, base = results[0]

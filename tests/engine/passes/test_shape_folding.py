@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import onnx
 from onnx import helper
 from passes_helpers import assert_same_outputs, model, ops, rand, run_level, run_pass, tensor
 
@@ -26,7 +27,7 @@ def test_static_shape_and_size_become_constants() -> None:
     assert_same_outputs(m, graph, {"x": rand(2, 3, 4)})
 
 
-def _batch_reshape_model() -> object:
+def _batch_reshape_model() -> onnx.ModelProto:
     """x: [batch, 6] -> reshape to [batch, 2, 3] with the batch read from Shape(x) at run time."""
     return model(
         [
