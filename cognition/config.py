@@ -1,4 +1,4 @@
-"""The agent's options and the frozen records it returns: AgentConfig, Thought, AgentStatistics, SleepReport."""
+"""The agent's options and the frozen records it returns: AgentConfig, Thought, statistics, SleepReport."""
 
 from __future__ import annotations
 
@@ -95,8 +95,16 @@ class AgentConfig:
             raise bad("durability", "'durable' or 'deferred'")
         if self.confidence not in ("max_probability", "margin", "entropy"):
             raise bad("confidence", "'max_probability', 'margin' or 'entropy'")
-        for name in ("max_batch", "write_queue", "calibration_min_feedback", "calibration_window",
-                     "quantile_window", "novelty_k", "novelty_window", "feature_dim"):
+        for name in (
+            "max_batch",
+            "write_queue",
+            "calibration_min_feedback",
+            "calibration_window",
+            "quantile_window",
+            "novelty_k",
+            "novelty_window",
+            "feature_dim",
+        ):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
                 raise bad(name, "a positive int")
@@ -104,7 +112,12 @@ class AgentConfig:
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or value < 0:
                 raise bad(name, "an int >= 0")
-        for name in ("initial_threshold", "system1_target_accuracy", "novelty_quantile", "complexity_quantile"):
+        for name in (
+            "initial_threshold",
+            "system1_target_accuracy",
+            "novelty_quantile",
+            "complexity_quantile",
+        ):
             value = getattr(self, name)
             if not isinstance(value, int | float) or not 0.0 <= value <= 1.0:
                 raise bad(name, "a number in [0, 1]")

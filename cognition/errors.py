@@ -1,8 +1,8 @@
 """Errors raised by the agent cycle.
 
 They derive from the project's root :class:`engine.errors.RonnError`. Bad inputs raise the engine's
-:class:`~engine.errors.InvalidInputError` (also a ``ValueError``); a time budget nothing fits is reported in the
-Thought, not raised::
+:class:`~engine.errors.InvalidInputError` (also a ``ValueError``); a time budget nothing fits is
+reported in the Thought, not raised::
 
     RonnError (engine.errors)
     └── AgentError                 base of everything the agent cycle raises on purpose

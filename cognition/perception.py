@@ -85,9 +85,13 @@ class Perception:
                 try:
                     data = np.asarray(data, dtype=spec.dtype)
                 except (TypeError, ValueError) as exc:
-                    raise InvalidInputError(f"input {spec.name!r}: cannot convert to {spec.dtype}: {exc}") from None
+                    raise InvalidInputError(
+                        f"input {spec.name!r}: cannot convert to {spec.dtype}: {exc}"
+                    ) from None
             else:
-                raise InvalidInputError(f"input {spec.name!r} must be a numpy array, got {type(data).__name__}")
+                raise InvalidInputError(
+                    f"input {spec.name!r} must be a numpy array, got {type(data).__name__}"
+                )
         if spec.dtype is not None and data.dtype != spec.dtype:
             raise InvalidInputError(
                 f"input {spec.name!r} has dtype {data.dtype}; the model expects {spec.dtype} "
@@ -127,12 +131,14 @@ def _statistics(x: np.ndarray) -> tuple[float, float]:
     if flat.dtype.kind not in "fiub" or not flat.size:
         return 0.0, 0.0
     flat = flat.astype(np.float32, copy=False)
+    n = flat.size
     lo, hi = float(flat.min()), float(flat.max())
-    variance = float(flat.var())
+    mean = float(flat.sum()) / n
+    variance = max(float(flat @ flat) / n - mean * mean, 0.0)
     if hi <= lo:
         return variance, 0.0
     bins = ((flat - lo) * ((_BINS - 1e-3) / (hi - lo))).astype(np.intp)
-    p = np.bincount(bins, minlength=_BINS)[:_BINS] / flat.size
+    p = np.bincount(bins, minlength=_BINS)[:_BINS] / n
     p = p[p > 0]
     return variance, float(-(p * np.log(p)).sum() / math.log(_BINS))
 

@@ -6,7 +6,7 @@ Route, for an input that missed the exact cache:
 2. Novel (distance to the nearest stored episodes above the running ``novelty_quantile``) or complex (input
    entropy score above the running ``complexity_quantile``) → System 2.
 3. Otherwise System 1 keeps the answer when its confidence reaches the threshold, else escalates.
-4. A time budget vetoes System 2 when the latencies observed so far say it does not fit.
+4. A time budget vetoes System 2 when its observed latency exceeds what is left of the budget.
 
 Calibration (selective classification): from labelled feedback on inputs System 1 answered (or would have
 answered before escalating), sort by confidence and take the lowest threshold whose kept set has accuracy
@@ -25,7 +25,7 @@ from .config import AgentConfig, ConfidenceMeasure
 
 
 def confidence(p: np.ndarray, measure: ConfidenceMeasure) -> float:
-    """Confidence of a probability vector: max probability, top-1 minus top-2 margin, or 1 - entropy/log(n)."""
+    """Confidence of probabilities ``p``: max probability, top-1 minus top-2 margin, or 1 - entropy/log(n)."""
     if measure == "max_probability":
         return float(p.max())
     if measure == "margin":
@@ -134,24 +134,26 @@ class HRM:
         self.novelty.add(distance)
         return c_rank, n_rank
 
-    def decide(self, conf: float, complexity_rank: float, novelty_rank: float, budget_s: float | None) -> Decision:
+    def decide(
+        self, conf: float, complexity_rank: float, novelty_rank: float, budget_s: float | None
+    ) -> Decision:
         if not self.can_escalate:
             return Decision(False, "System 1 is the full model")
         cfg = self.config
         warm = len(self.complexity) > cfg.quantile_warmup
         if warm and len(self.novelty) > cfg.quantile_warmup and novelty_rank > cfg.novelty_quantile:
-            want, reason = True, f"novel (distance rank {novelty_rank:.3f} > {cfg.novelty_quantile})"
+            reason = f"novel (distance rank {novelty_rank:.3f} > {cfg.novelty_quantile})"
         elif warm and complexity_rank > cfg.complexity_quantile:
-            want, reason = True, f"complex (rank {complexity_rank:.3f} > {cfg.complexity_quantile})"
+            reason = f"complex (rank {complexity_rank:.3f} > {cfg.complexity_quantile})"
         elif conf < self.calibrator.threshold:
-            want, reason = True, f"System 1 unsure ({conf:.3f} < {self.calibrator.threshold:.3f})"
+            reason = f"System 1 unsure ({conf:.3f} < {self.calibrator.threshold:.3f})"
         else:
             return Decision(False, f"System 1 confident ({conf:.3f} >= {self.calibrator.threshold:.3f})")
-        if budget_s is not None and self.system2_latency.n:
-            need = self.system1_latency.value + self.system2_latency.value
-            if need > budget_s:
-                return Decision(
-                    False, f"{reason}, but System 2 (~{need * 1e3:.3g} ms) does not fit the budget "
-                    f"({budget_s * 1e3:.3g} ms)", budget_limited=True,
-                )
+        if budget_s is not None and self.system2_latency.value > budget_s:
+            return Decision(
+                False,
+                f"{reason}, but System 2 (~{self.system2_latency.value * 1e3:.3g} ms) does not fit "
+                f"what is left of the budget ({max(budget_s, 0.0) * 1e3:.3g} ms)",
+                budget_limited=True,
+            )
         return Decision(True, reason)

@@ -19,16 +19,18 @@ from .config import ConfidenceMeasure
 from .perception import RandomProjection
 from .router import confidence
 
+_NO_FEATURES = np.zeros(0, np.float32)
+
 
 @dataclass(frozen=True, slots=True)
 class Answer:
     """What a system (or a cache) says about one percept."""
 
-    output: np.ndarray      # the score output, one sample
+    output: np.ndarray  # the score output, one sample
     probabilities: np.ndarray
     prediction: int
     confidence: float
-    features: np.ndarray    # float32 [dim]
+    features: np.ndarray  # float32 [dim]
 
 
 class ModelRunner:
@@ -87,7 +89,9 @@ class ModelRunner:
     def _features(self, outs: list[Any], feeds: dict[str, np.ndarray]) -> np.ndarray:
         if self._projection is not None:
             return self._projection(feeds)
-        return np.asarray(outs[1], np.float32).reshape(-1)
+        if len(outs) > 1:
+            return np.asarray(outs[1], np.float32).reshape(-1)
+        return _NO_FEATURES
 
 
 class System1:

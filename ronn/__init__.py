@@ -8,6 +8,9 @@ This module only re-exports the public names; the code lives in ``engine``, ``me
     outputs = sess.run(None, {"x": x})
 """
 
+from cognition.agent import Agent as Agent
+from cognition.config import AgentConfig as AgentConfig
+from cognition.config import Thought as Thought
 from engine.errors import (
     ExecutionError as ExecutionError,
 )
@@ -40,6 +43,8 @@ from engine.session import get_available_providers as get_available_providers
 __version__ = "0.1.0"
 
 __all__ = [
+    "Agent",
+    "AgentConfig",
     "ExecutionError",
     "ExecutionMode",
     "GraphOptimizationLevel",
@@ -51,6 +56,7 @@ __all__ = [
     "ResourceLimitError",
     "RonnError",
     "SessionOptions",
+    "Thought",
     "UnsupportedOperatorError",
     "get_available_providers",
     "load_model",

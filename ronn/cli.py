@@ -48,7 +48,8 @@ def cmd_inspect(args: argparse.Namespace, console: Console) -> int:
         table.add_column("type")
         table.add_column("shape")
         for v in values:
-            shape = "?" if v.shape is None else "[" + ", ".join("?" if d is None else str(d) for d in v.shape) + "]"
+            dims = "?" if v.shape is None else ", ".join("?" if d is None else str(d) for d in v.shape)
+            shape = dims if v.shape is None else f"[{dims}]"
             table.add_row(escape(v.name), type_string(v.dtype), escape(shape))
         console.print(table)
     table = Table(title="operators", title_justify="left")
@@ -106,37 +107,45 @@ def cmd_run(args: argparse.Namespace, console: Console) -> int:
 
 
 def cmd_demo(args: argparse.Namespace, console: Console) -> int:
-    """Run the bundled digits classifier through the engine and print predictions and timing."""
-    from engine.session import InferenceSession
+    """Run an Agent on scikit-learn's held-out digits: routes, accuracy and latency per route, memory."""
+    import trio
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-    model_path = DATA / "digits_mlp.onnx"
-    samples = np.load(DATA / "digits_samples.npz")
-    pixels, labels = samples["pixels"], samples["labels"]
-    session = InferenceSession(model_path)
-    console.print(f"[bold]RONN demo[/bold]: {model_path.name} (64-64-10 MLP on scikit-learn's digits) on the "
-                  f"RONN engine, providers {session.get_providers()}")
-    logits, probabilities = session.run(None, {"pixels": pixels})
-    predicted = probabilities.argmax(axis=1)
-    table = Table(title="first 8 of 32 held-out digits", title_justify="left")
-    for column in ("label", "predicted", "confidence"):
+    from memory_store import default_path
+    from ronn.demo import load_digits_split, run_stream
+
+    try:
+        x, y, _, _ = load_digits_split()
+    except ImportError as exc:
+        console.print(f"[bold red]error:[/bold red] {escape(str(exc))}", highlight=False, soft_wrap=True)
+        return 2
+    x, y = x[: args.limit], y[: args.limit]
+    memory = Path(args.memory) if args.memory else default_path().with_name("demo.db")
+    console.print(f"[bold]RONN demo[/bold]: an Agent answers {len(x)} held-out digits (8x8) one by one, "
+                  "with label feedback; System 2 = digits_mlp.onnx (float32), System 1 = its ternary twin")
+    with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                  console=console, transient=False) as bar:
+        task = bar.add_task("thinking", total=len(x))
+        result = trio.run(
+            lambda: run_stream(x, y, memory=memory, progress=lambda n: bar.update(task, completed=n))
+        )
+    stats = result.statistics
+    table = Table(title="routes", title_justify="left")
+    for column in ("route", "inputs", "share", "accuracy", "P50 latency", "P95 latency"):
         table.add_column(column, justify="right")
-    for i in range(8):
-        table.add_row(str(labels[i]), str(predicted[i]), f"{probabilities[i, predicted[i]]:.3f}")
+    for route in ("cache", "system1", "system2"):
+        count = stats.routes.get(route, 0)
+        lat = stats.latency.get(route)
+        table.add_row(route, str(count), f"{result.share(route):.1%}",
+                      "" if not count else f"{result.accuracy(route):.1%}",
+                      f"{lat.p50_s * 1e6:.0f} µs" if lat else "", f"{lat.p95_s * 1e6:.0f} µs" if lat else "")
     console.print(table)
-    accuracy = float((predicted == labels).mean())
-    timings = []
-    single = pixels[:1]
-    for _ in range(args.repeats):
-        start = time.perf_counter()
-        session.run(None, {"pixels": single})
-        timings.append(time.perf_counter() - start)
-    p50, p95 = np.percentile(np.array(timings) * 1e6, [50, 95])
-    start = time.perf_counter()
-    session.run(["probabilities"], {"pixels": pixels})
-    batch = time.perf_counter() - start
-    console.print(f"accuracy on 32 held-out images: {accuracy:.1%}")
-    console.print(f"latency at batch 1: P50 {p50:.1f} µs, P95 {p95:.1f} µs over {args.repeats} runs; "
-                  f"batch of 32: {batch * 1e3:.3f} ms")
+    console.print(f"accuracy: agent {result.accuracy():.1%} vs System 2 alone {result.system2_accuracy:.1%}, "
+                  f"with {result.share('system1'):.0%} of inputs answered by System 1 "
+                  f"(escalation threshold calibrated to {stats.threshold:.3f})")
+    console.print(f"episodes stored: {stats.episodes_stored} this run, {stats.episodes_total} in all "
+                  f"({stats.commits} commits, durability {stats.durability})")
+    console.print(f"memory file: {stats.memory_path}")
     return 0
 
 
@@ -151,8 +160,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--input", "-i", action="append", default=[], metavar="NAME=FILE.npy")
     p.add_argument("--output-dir", "-o", metavar="DIR", help="write each output as DIR/<name>.npy")
     p.set_defaults(func=cmd_run)
-    p = sub.add_parser("demo", help="run the bundled demo")
-    p.add_argument("--repeats", type=int, default=1000)
+    p = sub.add_parser("demo", help="run an agent on scikit-learn's digits (needs the demo extra)")
+    p.add_argument(
+        "--memory", metavar="PATH", help="episode database (default: demo.db in the user data folder)",
+    )
+    p.add_argument("--limit", type=int, default=360, help="how many held-out digits to stream (at most 360)")
     p.set_defaults(func=cmd_demo)
     return parser
 

@@ -33,7 +33,9 @@ def ternary(w: np.ndarray) -> np.ndarray:
 def int8(x: np.ndarray) -> np.ndarray:
     amax = np.abs(x).max(axis=1, keepdims=True)
     safe = np.where(amax > 0, amax, np.float32(1))
-    return (np.clip(np.rint(x * (np.float32(127) / safe)), -127, 127) * (safe / np.float32(127))).astype(np.float32)
+    return (np.clip(np.rint(x * (np.float32(127) / safe)), -127, 127) * (safe / np.float32(127))).astype(
+        np.float32
+    )
 
 
 def forward(params: list[np.ndarray], x: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -51,7 +53,7 @@ def train(params: list[np.ndarray], x: np.ndarray, y: np.ndarray, epochs: int, s
         lr = 1e-3 * 0.5 * (1 + np.cos(np.pi * epoch / epochs))
         order = rng.permutation(len(x))
         for start in range(0, len(x), 32):
-            idx = order[start:start + 32]
+            idx = order[start : start + 32]
             xb, yb = x[idx], y[idx]
             h, logits, _ = forward(params, xb)
             p = np.exp(logits - logits.max(1, keepdims=True))
@@ -82,16 +84,21 @@ def main(epochs: int = 60) -> None:
     before = float((forward(params, x[test])[1].argmax(1) == y[test]).mean())
     train(params, x[train_idx], y[train_idx], epochs)
     after = float((forward(params, x[test])[1].argmax(1) == y[test]).mean())
+    named = dict(zip(("w1", "b1", "w2", "b2"), params, strict=True))
     for tensor in model.graph.initializer:
-        tensor.CopyFrom(numpy_helper.from_array(dict(zip(("w1", "b1", "w2", "b2"), params))[tensor.name],
-                                                tensor.name))
+        tensor.CopyFrom(
+            numpy_helper.from_array(named[tensor.name], tensor.name)
+        )
     model.graph.name = "digits_mlp_qat"
-    model.doc_string = ("64-64-10 MLP fine-tuned for ternary weights (QAT); run it as "
-                        "engine.quantize.ternarize(this model)")
+    model.doc_string = (
+        "64-64-10 MLP fine-tuned for ternary weights (QAT); run it as engine.quantize.ternarize(this model)"
+    )
     onnx.checker.check_model(model)
     onnx.save(model, DATA / "digits_mlp_qat.onnx")
-    print(f"ternary held-out accuracy: post-training {before:.3f}, after {epochs} QAT epochs {after:.3f}; "
-          f"wrote {DATA / 'digits_mlp_qat.onnx'}")
+    print(
+        f"ternary held-out accuracy: post-training {before:.3f}, after {epochs} QAT epochs {after:.3f}; "
+        f"wrote {DATA / 'digits_mlp_qat.onnx'}"
+    )
 
 
 if __name__ == "__main__":

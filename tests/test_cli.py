@@ -43,7 +43,20 @@ def test_inspect_garbage_file_fails_cleanly(tmp_path: Path, capsys: pytest.Captu
     assert "ModelError" in capsys.readouterr().out
 
 
-def test_demo_runs_and_reports_accuracy(capsys: pytest.CaptureFixture[str]) -> None:
-    assert main(["demo", "--repeats", "20"]) == 0
+def test_demo_runs_the_agent_on_digits(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["demo", "--limit", "120", "--memory", str(tmp_path / "demo.db")]) == 0
     out = capsys.readouterr().out
-    assert "accuracy on 32 held-out images" in out and "P50" in out
+    for text in ("routes", "system1", "accuracy: agent", "System 2 alone", "episodes stored: 120",
+                 str(tmp_path / "demo.db")):
+        assert text in out
+
+
+def test_demo_names_the_extra_without_scikit_learn(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import sys
+
+    monkeypatch.setitem(sys.modules, "sklearn", None)  # import sklearn now raises ImportError
+    monkeypatch.setitem(sys.modules, "sklearn.datasets", None)
+    assert main(["demo", "--memory", str(tmp_path / "demo.db")]) == 2
+    assert 'pip install "ronn[demo]"' in capsys.readouterr().out

@@ -16,6 +16,7 @@ ROOT = Path(__file__).resolve().parent.parent
     [
         ("simple_inference.py", ["inputs:", "y =", "caught:"]),
         ("onnx_model.py", ["digits_mlp.onnx", "Gemm", "probabilities: shape (1, 10)"]),
+        ("brain_features.py", ["routing", "via system1", "route cache", "budget", "recall of input 3"]),
     ],
 )
 def test_example_runs(script: str, expected: list[str]) -> None:

@@ -3,6 +3,8 @@
 import ronn
 
 PUBLIC = {
+    "Agent",
+    "AgentConfig",
     "ExecutionError",
     "ExecutionMode",
     "GraphOptimizationLevel",
@@ -14,6 +16,7 @@ PUBLIC = {
     "ResourceLimitError",
     "RonnError",
     "SessionOptions",
+    "Thought",
     "UnsupportedOperatorError",
     "get_available_providers",
     "load_model",

@@ -1,0 +1,206 @@
+#!/usr/bin/env python
+"""Agent benchmark: infer overhead over a bare ``session.run``, throughput under 1,000 concurrent callers, and
+the System 1 / System 2 cascade on the digits stream.
+
+    python benchmarks/bench_agent.py [--quick] [--json out.json]
+
+1. Overhead: one caller, distinct inputs, file-backed memory, the exact cache off and routing pinned to one
+   system whose model is the measured model itself (so the difference is the agent: perception, routing,
+   novelty search, episode row and its commit). Median ``infer`` minus median ``session.run``, durable and
+   deferred, on the digits MLP (64-64-10) and on a 1024-2048x6-10 MLP built here (≥ 5 ms at batch 1).
+2. Throughput: 1,000 tasks call ``infer`` at once (default routing, QAT System 1, durable commits).
+3. Cascade: the 360 held-out digits streamed with label feedback; accuracy and System 1 share against
+   System 2 alone, with System 1 = the QAT model ternarized, and with the default (post-training ternary).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "benchmarks"))
+sys.path.insert(0, str(ROOT))  # the repository's packages, also where the editable install predates them
+from _common import environment, pin_single_thread  # noqa: E402
+
+pin_single_thread()
+
+import numpy as np  # noqa: E402
+import trio  # noqa: E402
+
+from cognition.agent import Agent  # noqa: E402
+from cognition.config import AgentConfig  # noqa: E402
+from engine.quantize import ternarize  # noqa: E402
+from engine.session import InferenceSession  # noqa: E402
+from ronn.demo import FAST_MODEL, MODEL, load_digits_split, run_stream  # noqa: E402
+
+PINNED = dict(
+    cache_size=0,
+    initial_threshold=0.0,
+    novelty_quantile=1.0,
+    complexity_quantile=1.0,
+    near_duplicate_similarity=None,
+)
+
+
+def big_mlp(width: int = 2048, layers: int = 6) -> bytes:
+    """A 1024-2048x6-10 ReLU MLP (~110 MB of float32 weights): batch-1 GEMVs bound by memory, >= 5 ms here."""
+    from onnx import TensorProto, helper, numpy_helper
+
+    rng = np.random.default_rng(0)
+    sizes = [1024] + [width] * layers + [10]
+    nodes, inits, prev = [], [], "x"
+    for i, (a, b) in enumerate(zip(sizes, sizes[1:], strict=False)):
+        w = (rng.standard_normal((a, b)) / np.sqrt(a)).astype(np.float32)
+        inits += [
+            numpy_helper.from_array(w, f"w{i}"),
+            numpy_helper.from_array(np.zeros(b, np.float32), f"b{i}"),
+        ]
+        nodes.append(helper.make_node("Gemm", [prev, f"w{i}", f"b{i}"], [f"h{i}"]))
+        prev = f"h{i}"
+        if i < len(sizes) - 2:
+            nodes.append(helper.make_node("Relu", [prev], [f"r{i}"]))
+            prev = f"r{i}"
+    nodes.append(helper.make_node("Softmax", [prev], ["probabilities"], axis=-1))
+    graph = helper.make_graph(
+        nodes,
+        "big_mlp",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 1024])],
+        [helper.make_tensor_value_info("probabilities", TensorProto.FLOAT, [1, 10])],
+        inits,
+    )
+    return helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)]).SerializeToString()
+
+
+def _inputs(session: InferenceSession, n: int, seed: int = 0) -> list[np.ndarray]:
+    spec = session.get_inputs()[0]
+    shape = [d if isinstance(d, int) else 1 for d in spec.shape]
+    rng = np.random.default_rng(seed)
+    return [rng.random(shape, dtype=np.float32) for _ in range(n)]
+
+
+def bare_median(session: InferenceSession, xs: list[np.ndarray]) -> float:
+    name = session.get_inputs()[0].name
+    for x in xs[:5]:
+        session.run(None, {name: x})
+    times = []
+    for x in xs:
+        start = time.perf_counter()
+        session.run(None, {name: x})
+        times.append(time.perf_counter() - start)
+    return statistics.median(times)
+
+
+async def agent_median(model: Path, xs: list[np.ndarray], durability: str, folder: Path) -> tuple[float, str]:
+    config = AgentConfig(durability=durability, **PINNED)  # type: ignore[arg-type]
+    session = InferenceSession(model)
+    async with Agent(
+        session, memory=folder / f"{model.stem}-{durability}.db", fast_model=session, config=config
+    ) as agent:
+        for x in xs[:5]:
+            await agent.infer(x + np.float32(1.0))
+        times = []
+        for x in xs:
+            start = time.perf_counter()
+            await agent.infer(x)
+            times.append(time.perf_counter() - start)
+        routes = agent.statistics().routes
+    return statistics.median(times), f"routes {dict(routes)}"
+
+
+def overhead(model: Path, n: int, folder: Path) -> dict[str, float]:
+    session = InferenceSession(model)
+    xs = _inputs(session, n)
+    out = {"bare_run_us": bare_median(session, xs) * 1e6}
+    for durability in ("durable", "deferred"):
+        median, _ = trio.run(agent_median, model, xs, durability, folder)
+        out[f"infer_{durability}_us"] = median * 1e6
+        out[f"overhead_{durability}_us"] = (median - out["bare_run_us"] / 1e6) * 1e6
+        out[f"overhead_{durability}_pct"] = 100 * (median * 1e6 / out["bare_run_us"] - 1)
+    return out
+
+
+async def concurrent(n: int, folder: Path, durability: str) -> dict[str, float]:
+    x, _, _, _ = load_digits_split()
+    xs = [x[i % len(x)] + np.float32(1e-3 * (i // len(x))) for i in range(n)]
+    config = AgentConfig(durability=durability)  # type: ignore[arg-type]
+    async with Agent(
+        MODEL, memory=folder / f"concurrent-{durability}.db", fast_model=ternarize(FAST_MODEL), config=config
+    ) as agent:
+        for i in range(20):
+            await agent.infer(xs[i] + np.float32(2.0))
+        await agent.flush()
+        before = agent.statistics()
+        start = time.perf_counter()
+        async with trio.open_nursery() as nursery:
+            for i in range(n):
+                nursery.start_soon(agent.infer, xs[i])
+        elapsed = time.perf_counter() - start
+        if durability == "deferred":
+            await agent.flush()
+        stats = agent.statistics()
+    return {
+        "callers": n,
+        "seconds": elapsed,
+        "infers_per_s": n / elapsed,
+        "commits": stats.commits - before.commits,
+        "episodes": stats.episodes_stored - before.episodes_stored,
+    }
+
+
+def cascade(folder: Path) -> dict[str, dict[str, float]]:
+    x, y, _, _ = load_digits_split()
+    out = {}
+    for name, fast in (("qat", FAST_MODEL), ("post_training", None)):
+        r = trio.run(
+            lambda fast=fast, name=name: run_stream(
+                x, y, memory=folder / f"cascade-{name}.db", fast_model=fast
+            )
+        )
+        out[name] = {
+            "agent_accuracy": r.accuracy(),
+            "system2_accuracy": r.system2_accuracy,
+            "gap_points": 100 * (r.system2_accuracy - r.accuracy()),
+            "system1_share": r.share("system1"),
+            "system2_share": r.share("system2"),
+            "cache_share": r.share("cache"),
+            "threshold": r.statistics.threshold,
+        }
+    return out
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--quick", action="store_true", help="fewer repetitions (a smoke run)")
+    parser.add_argument("--json", metavar="FILE", help="write the results as JSON")
+    args = parser.parse_args()
+    n = 200 if args.quick else 2000
+    results: dict[str, object] = {"environment": environment()}
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = Path(tmp)
+        results["overhead_mlp"] = overhead(MODEL, n, folder)
+        print("overhead, digits MLP:", json.dumps(results["overhead_mlp"], indent=1))
+        big = folder / "mlp_2048x6.onnx"
+        big.write_bytes(big_mlp())
+        results["overhead_big_mlp"] = overhead(big, 20 if args.quick else 100, folder)
+        print("overhead, 2048-wide 6-layer MLP:", json.dumps(results["overhead_big_mlp"], indent=1))
+        for durability in ("durable", "deferred"):
+            results[f"concurrent_{durability}"] = trio.run(concurrent, 1000, folder, durability)
+            print(
+                f"1,000 concurrent callers ({durability}):", json.dumps(results[f"concurrent_{durability}"])
+            )
+        results["cascade"] = cascade(folder)
+        print("cascade on the digits stream:", json.dumps(results["cascade"], indent=1))
+    if args.json:
+        Path(args.json).write_text(json.dumps(results, indent=1, default=str))
+
+
+if __name__ == "__main__":
+    main()

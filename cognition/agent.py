@@ -1,0 +1,450 @@
+"""The Agent: an async context manager around perception, the HRM, System 1 / System 2 and episodic memory.
+
+Example (trio or asyncio)::
+
+    async with ronn.Agent("model.onnx", memory="agent.db") as agent:
+        thought = await agent.infer(x)                 # Thought(output, route, confidence, latency_s, ...)
+        await agent.feedback(thought, label=3)
+        nearest = await agent.recall(x, k=5)
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import time
+from collections import OrderedDict, deque
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+
+import anyio
+import anyio.to_thread
+import numpy as np
+
+import memory_store
+from engine.errors import InvalidInputError
+
+from .config import ROUTES, AgentConfig, AgentStatistics, LatencySummary, SleepReport, Thought
+from .episodes import EpisodeRows, EpisodeWriter, Ticket, episode
+from .errors import AgentNotRunningError
+from .models import Models, build_models
+from .router import HRM
+from .systems import Answer, System1
+
+_LATENCY_WINDOW = 10_000
+_S1_RECORDS = 20_000
+
+
+class Agent:
+    """An async cognitive agent around an ONNX model.
+
+    Args:
+        model: System 2, the full-precision model: a path, bytes, ``onnx.ModelProto``, ``engine.ir.Graph`` or
+            an :class:`~engine.session.InferenceSession`.
+        memory: the episodic store: a database path or ``sqlite:///`` URL, ``":memory:"`` (nothing persists;
+            tests), or None for ``memory.db`` in the user data folder (:func:`memory_store.default_path`).
+        fast_model: System 1's model (same input and score output as ``model``); default: ``model``
+            ternarized by :func:`engine.quantize.ternarize` (post-training, so weaker than a model trained
+            for ternary weights; ``statistics().system1`` says what runs).
+        config: an :class:`AgentConfig`.
+
+    Use it as ``async with Agent(...) as agent``: entering loads the models, opens the memory (migrations,
+    index) and starts the background tasks (episode writer, indexer, sleep scheduler) in the agent's own task
+    group; leaving commits every pending episode, stops them and saves the index. Runs under trio and asyncio.
+
+    Raises:
+        ModelError / UnsupportedOperatorError: a model cannot be loaded (on entering).
+        InvalidInputError: a bad config or ``fast_model`` whose inputs differ from the model's.
+    """
+
+    def __init__(
+        self,
+        model: Any,
+        *,
+        memory: str | Path | None = None,
+        fast_model: Any = None,
+        config: AgentConfig | None = None,
+    ) -> None:
+        if config is not None and not isinstance(config, AgentConfig):
+            raise InvalidInputError(f"config must be an AgentConfig, got {type(config).__name__}")
+        if model is None:
+            raise InvalidInputError(
+                "model is required: a path, bytes, ModelProto, ir.Graph or InferenceSession"
+            )
+        self.config = config or AgentConfig()
+        self._model = model
+        self._fast_model = fast_model
+        self._memory_arg = memory
+        self._running = False
+        self._closed = False
+
+    # -- lifetime ----------------------------------------------------------------------------------
+
+    async def __aenter__(self) -> Agent:
+        if self._running or self._closed:
+            raise AgentNotRunningError("an Agent is entered once; make a new one to run again")
+        cfg = self.config
+        self._limiter = anyio.CapacityLimiter(cfg.threads or os.cpu_count() or 1)
+        self._models: Models = await anyio.to_thread.run_sync(
+            build_models, self._model, self._fast_model, cfg
+        )
+        models = self._models
+        for runner in (models.system1, models.system2):
+            runner.limiter = self._limiter
+        dim = models.feature_dim
+        self.memory = await anyio.to_thread.run_sync(
+            lambda: memory_store.open_memory(self._memory_arg, dim=dim, working_capacity=64)
+        )
+        try:
+            self._rows = EpisodeRows(self.memory, dim)
+            recent = await anyio.to_thread.run_sync(
+                lambda: self.memory.episodic.between(
+                    newest_first=True, limit=cfg.novelty_window, with_payload=True
+                )
+            )
+            self._episodes_before = await self.memory.aio.episodic.count()
+        except BaseException:
+            await anyio.to_thread.run_sync(self.memory.close)
+            raise
+        self._hrm = HRM(cfg, can_escalate=models.system1 is not models.system2)
+        self._hrm.system1_latency.add(models.system1_probe_s)
+        self._hrm.system2_latency.add(models.system2_probe_s)
+        self._system1 = System1(
+            models.system1,
+            self.memory.working,
+            cache_size=cfg.cache_size,
+            near_duplicate=cfg.near_duplicate_similarity,
+        )
+        self._window = _VectorWindow(cfg.novelty_window, dim, cfg.novelty_k)
+        for e in reversed(recent):
+            if e.vector is not None:
+                self._window.add(np.asarray(e.vector, np.float32))
+        inline = cfg.commit_inline if cfg.commit_inline is not None else models.system2.inline
+        self._writer = EpisodeWriter(
+            self._rows,
+            durable=cfg.durability == "durable",
+            flush_interval_s=cfg.flush_interval_s,
+            max_batch=cfg.max_batch,
+            queue=cfg.write_queue,
+            inline=inline,
+        )
+        self._routes = dict.fromkeys(ROUTES, 0)
+        self._latencies: dict[str, deque[float]] = {r: deque(maxlen=_LATENCY_WINDOW) for r in ROUTES}
+        self._s1_records: OrderedDict[Any, tuple[float, int, str]] = OrderedDict()
+        self._escalations = self._budget_limited = self._feedback = self._sleeps = self._active = 0
+        self._tg = anyio.create_task_group()
+        await self._tg.__aenter__()
+        try:
+            await self._tg.start(self._writer.run_writer)
+            await self._tg.start(self._writer.run_indexer)
+            if cfg.sleep_interval_s is not None:
+                await self._tg.start(self._sleep_scheduler, cfg.sleep_interval_s)
+        except BaseException as exc:
+            self._tg.cancel_scope.cancel()
+            await self._tg.__aexit__(type(exc), exc, exc.__traceback__)
+            await anyio.to_thread.run_sync(self._close_memory)
+            raise
+        self._running = True
+        return self
+
+    async def __aexit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> bool | None:
+        self._running = False
+        self._closed = True
+        try:
+            with anyio.CancelScope(shield=True):
+                await self._writer.close()  # commits every queued episode
+        finally:
+            self._tg.cancel_scope.cancel()
+            try:
+                suppress = await self._tg.__aexit__(exc_type, exc, tb)
+            finally:
+                with anyio.CancelScope(shield=True):
+                    await anyio.to_thread.run_sync(self._close_memory)
+        if exc is None:
+            self._writer.check()  # a deferred commit that failed must not pass silently
+        return suppress
+
+    def _close_memory(self) -> None:
+        try:
+            self.memory.episodic.sync()  # index every committed row, then save it beside the database
+        finally:
+            try:
+                self._rows.close()
+            finally:
+                self.memory.close()
+
+    async def _sleep_scheduler(
+        self, interval_s: float, *, task_status: Any = anyio.TASK_STATUS_IGNORED
+    ) -> None:
+        task_status.started()
+        while True:
+            await anyio.sleep(interval_s)
+            await self.sleep()
+
+    # -- the cycle ---------------------------------------------------------------------------------
+
+    async def infer(self, x: Any, *, budget_s: float | None = None) -> Thought:
+        """Perceive ``x`` (one sample), route it, answer, and store the episode.
+
+        ``budget_s`` (default ``config.budget_s``): the HRM skips System 2 when the latencies it has observed
+        say it would not fit what is left of the budget, and says so in ``Thought.reason``; when nothing
+        fits, the cheapest route runs. Under durable mode the call returns once the episode is committed.
+
+        Raises:
+            InvalidInputError: ``x`` does not match the model's input (nothing is stored).
+            BackgroundTaskError: the episode writer failed.
+        """
+        self._require_running()
+        self._active += 1
+        try:
+            return await self._infer(x, budget_s)
+        finally:
+            self._active -= 1
+
+    async def _infer(self, x: Any, budget_s: float | None) -> Thought:
+        start = time.perf_counter()
+        percept = self._models.perception.perceive(x)
+        budget = self.config.budget_s if budget_s is None else budget_s
+        if budget is not None and not (isinstance(budget, int | float) and budget > 0):
+            raise InvalidInputError(f"budget_s must be a number > 0, got {budget!r}")
+        hrm = self._hrm
+        c_rank = n_rank = 0.0
+        s1_record: tuple[float, int, str] | None = None
+        answer = self._system1.cached(percept.digest)
+        if answer is not None:
+            route, reason = "cache", "exact cache hit"
+        else:
+            limited = budget is not None and hrm.system1_latency.value > budget
+            t = time.perf_counter()
+            s1 = await self._system1.runner.run(percept.feeds)
+            hrm.system1_latency.add(time.perf_counter() - t)
+            c_rank, n_rank = hrm.score(percept.complexity, self._window.distance(s1.features))
+            self._window.add(s1.features)
+            remaining = None if budget is None else budget - (time.perf_counter() - start)
+            decision = hrm.decide(s1.confidence, c_rank, n_rank, remaining)
+            reason = decision.reason
+            if decision.escalate:
+                self._escalations += 1
+                near = self._system1.near(s1.features)
+                if near is not None:
+                    answer, route = _with_features(near, s1.features), "cache"
+                    reason += "; near-duplicate of a System 2 answer in working memory"
+                else:
+                    t = time.perf_counter()
+                    s2 = await self._models.system2.run(percept.feeds)
+                    hrm.system2_latency.add(time.perf_counter() - t)
+                    answer, route = _with_features(s2, s1.features), "system2"
+                self._system1.remember(percept.digest, answer, from_system2=True)
+            else:
+                answer, route = s1, "system1"
+                self._system1.remember(percept.digest, answer, from_system2=False)
+            if limited:
+                reason = f"no route fits the budget ({budget * 1e3:.3g} ms): ran the cheapest; " + reason
+            self._budget_limited += limited or decision.budget_limited
+            s1_record = (s1.confidence, s1.prediction, route)
+        row = self._rows.row(
+            episode(answer.features, percept.feeds, answer.output, route, answer.confidence), time.time()
+        )
+        ticket = await self._writer.submit(row, alone=self._active == 1)
+        if s1_record is not None:
+            self._s1_records[ticket.id if ticket.id is not None else ticket] = s1_record
+            if len(self._s1_records) > _S1_RECORDS:
+                self._s1_records.popitem(last=False)
+        latency = time.perf_counter() - start
+        self._routes[route] += 1
+        self._latencies[route].append(latency)
+        return Thought(
+            answer.output,
+            route,
+            answer.confidence,
+            latency,
+            ticket.id,
+            answer.prediction,  # type: ignore[arg-type]
+            reason,
+            n_rank,
+            c_rank,
+            ticket=ticket,
+        )
+
+    async def feedback(
+        self, thought_or_id: Thought | int, *, label: int | None = None, reward: float | None = None
+    ) -> None:
+        """Record the outcome of an episode (its true ``label`` and/or a ``reward``) and learn from it.
+
+        A label on an input System 1 answered (or escalated) calibrates the escalation threshold; a reward on
+        a System 1 answer counts as correct when positive.
+
+        Raises:
+            InvalidInputError: neither label nor reward, or a bad one. UnknownIdError: no such episode.
+        """
+        self._require_running()
+        if label is None and reward is None:
+            raise InvalidInputError("feedback needs a label or a reward")
+        if label is not None and (isinstance(label, bool) or not isinstance(label, int | np.integer)):
+            raise InvalidInputError(f"label must be an int, got {label!r}")
+        if reward is not None and (not isinstance(reward, int | float) or not math.isfinite(reward)):
+            raise InvalidInputError(f"reward must be a finite number, got {reward!r}")
+        key: Any
+        if isinstance(thought_or_id, Thought):
+            ticket: Ticket = thought_or_id.ticket
+            eid = thought_or_id.episode_id
+            if eid is None:
+                eid = await self._writer.committed_id(ticket)
+            key = ticket if ticket in self._s1_records else eid
+        elif isinstance(thought_or_id, int | np.integer) and not isinstance(thought_or_id, bool):
+            eid = key = int(thought_or_id)
+            if key not in self._s1_records:  # deferred mode keys records by ticket until asked
+                key = next((t for t in self._s1_records if isinstance(t, Ticket) and t.id == eid), eid)
+        else:
+            raise InvalidInputError(
+                f"feedback takes a Thought or an episode id, got {type(thought_or_id).__name__}"
+            )
+        fields: dict[str, Any] = {}
+        if label is not None:
+            fields["label"] = int(label)
+        if reward is not None:
+            fields["reward"] = float(reward)
+        await self.memory.aio.episodic.update([eid], **fields)
+        self._feedback += 1
+        record = self._s1_records.pop(key, None)
+        if record is not None:
+            conf, prediction, route = record
+            if label is not None:
+                self._hrm.calibrator.record(conf, prediction == int(label))
+            elif route == "system1" and reward is not None:
+                self._hrm.calibrator.record(conf, reward > 0)
+
+    async def recall(self, x: Any, k: int = 5) -> list[memory_store.Episode]:
+        """The ``k`` stored episodes nearest to ``x`` (by feature vector), nearest first, with distances."""
+        self._require_running()
+        percept = self._models.perception.perceive(x)
+        cached = self._system1.cached(percept.digest)
+        features = (
+            cached.features
+            if cached is not None
+            else (await self._system1.runner.run(percept.feeds)).features
+        )
+        if not self._writer.durable:
+            await self._writer.flush()
+        return await self.memory.aio.episodic.search(features, k)
+
+    async def flush(self) -> None:
+        """Return once every episode whose Thought was returned is committed (deferred durability)."""
+        self._require_running()
+        await self._writer.flush()
+
+    async def sleep(self) -> SleepReport:
+        """Commit pending episodes, catch the index up and save it. (Replay, EWC and consolidation into the
+        knowledge graph arrive with the learning work.)"""
+        self._require_running()
+        start = time.perf_counter()
+        await self._writer.flush()
+
+        def index() -> None:
+            self.memory.episodic.sync()
+            self.memory.episodic.save_index()
+
+        await anyio.to_thread.run_sync(index)
+        self._sleeps += 1
+        return SleepReport(
+            self._episodes_before + self._writer.committed,
+            True,
+            time.perf_counter() - start,
+            ("flush", "index"),
+        )
+
+    def statistics(self) -> AgentStatistics:
+        """Routes taken, latency percentiles per route, cache hit rates, threshold, memory sizes."""
+        self._require_started()
+        latency = {}
+        for route, values in self._latencies.items():
+            if values:
+                p50, p95, p99 = np.percentile(np.fromiter(values, np.float64), [50, 95, 99])
+                latency[route] = LatencySummary(len(values), float(p50), float(p95), float(p99))
+        s1 = self._system1
+        hits = s1.hits + s1.near_hits
+        return AgentStatistics(
+            routes=dict(self._routes),
+            latency=latency,
+            cache_lookups=s1.lookups,
+            cache_hits=s1.hits,
+            near_duplicate_hits=s1.near_hits,
+            cache_hit_rate=hits / s1.lookups if s1.lookups else 0.0,
+            escalations=self._escalations,
+            budget_limited=self._budget_limited,
+            threshold=self._hrm.calibrator.threshold,
+            feedback=self._feedback,
+            system1=self._models.system1.description,
+            system2=self._models.system2.description,
+            inline=self._models.system2.inline,
+            episodes_stored=self._writer.committed,
+            episodes_total=self._episodes_before + self._writer.committed,
+            pending_writes=self._writer.pending,
+            commits=self._writer.commits,
+            working_memory=len(self.memory.working),
+            novelty_window=len(self._window),
+            memory_path=self.memory.path,
+            durability=self.config.durability,
+            sleeps=self._sleeps,
+        )
+
+    def _require_running(self) -> None:
+        if not self._running:
+            raise AgentNotRunningError("use the agent inside `async with agent:` (it is not running)")
+        self._writer.check()
+
+    def _require_started(self) -> None:
+        if not hasattr(self, "_writer"):
+            raise AgentNotRunningError("statistics() needs an agent that has been entered")
+
+
+def _with_features(answer: Answer, features: np.ndarray) -> Answer:
+    return Answer(answer.output, answer.probabilities, answer.prediction, answer.confidence, features)
+
+
+class _VectorWindow:
+    """The last ``size`` episode vectors in process: the novelty search without a database round trip.
+
+    Vectors wider than 128 are compared through a fixed random projection to 64 dimensions
+    (Johnson-Lindenstrauss: distances are kept within a few percent, and the search stays ~10 µs).
+    """
+
+    def __init__(self, size: int, dim: int, k: int) -> None:
+        self._p = None
+        if dim > 128:
+            rng = np.random.default_rng(0)
+            self._p = (rng.standard_normal((dim, 64)) / 8.0).astype(np.float32)
+            dim = 64
+        self._m = np.zeros((size, dim), np.float32)
+        self._sq = np.zeros(size, np.float32)
+        self._n = 0
+        self._k = k
+
+    def __len__(self) -> int:
+        return min(self._n, len(self._m))
+
+    def distance(self, v: np.ndarray) -> float | None:
+        """Mean Euclidean distance from ``v`` to its ``k`` nearest vectors in the window."""
+        n = len(self)
+        if not n:
+            return None
+        if self._p is not None:
+            v = v @ self._p
+        d2 = self._sq[:n] - 2.0 * (self._m[:n] @ v) + float(v @ v)
+        k = min(self._k, n)
+        near = d2.min() if k == 1 else np.partition(d2, k - 1)[:k].mean()
+        return math.sqrt(max(float(near), 0.0))
+
+    def add(self, v: np.ndarray) -> None:
+        if self._p is not None:
+            v = v @ self._p
+        i = self._n % len(self._m)
+        self._m[i] = v
+        self._sq[i] = float(v @ v)
+        self._n += 1
+
+
+__all__ = ["Agent", "AgentConfig", "AgentStatistics", "SleepReport", "Thought"]

@@ -1,0 +1,127 @@
+"""Loading System 1 and System 2: sessions, the score and feature outputs, inline-or-thread decisions."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from engine import ir
+from engine.errors import InvalidInputError
+from engine.loader import load_model
+from engine.session import InferenceSession, get_available_providers
+
+from .config import AgentConfig
+from .perception import Perception, RandomProjection, expose_features
+from .systems import ModelRunner
+
+try:
+    from engine.quantize import DOMAIN as TERNARY_DOMAIN
+    from engine.quantize import ternarize
+except ImportError:  # the BitNet work is not there: System 1 runs the full model
+    ternarize = None  # type: ignore[assignment]
+    TERNARY_DOMAIN = "ai.ronn.bitnet"
+
+
+@dataclass
+class Models:
+    perception: Perception
+    system1: ModelRunner
+    system2: ModelRunner
+    feature_dim: int
+    system1_probe_s: float
+    system2_probe_s: float
+
+
+def graph_of(model: Any) -> ir.Graph:
+    if isinstance(model, InferenceSession):
+        return model.graph
+    if isinstance(model, ir.Graph):
+        return model
+    return load_model(model)
+
+
+def _providers(graph: ir.Graph, session: Any = None) -> list[str] | None:
+    if isinstance(session, InferenceSession):
+        return session.get_providers()
+    if (
+        any(n.domain == TERNARY_DOMAIN for n in graph.nodes)
+        and "BitNetExecutionProvider" in get_available_providers()
+    ):
+        return ["BitNetExecutionProvider", "CPUExecutionProvider"]
+    return None
+
+
+def _probe_feeds(graph: ir.Graph) -> dict[str, np.ndarray]:
+    feeds = {}
+    for v in graph.inputs:
+        shape = [d if isinstance(d, int) else 1 for d in (v.shape or (1,))]
+        shape[0] = 1
+        feeds[v.name] = np.zeros(shape, v.dtype or np.float32)
+    return feeds
+
+
+def build_models(model: Any, fast_model: Any, config: AgentConfig) -> Models:
+    """Sessions for both systems (System 1 exposing its penultimate activations), probed and timed."""
+    system2_session = model if isinstance(model, InferenceSession) else InferenceSession(model)
+    graph2 = system2_session.graph
+    perception = Perception(list(graph2.inputs))
+    outputs = graph2.output_names
+    score = config.output or outputs[-1]
+    if score not in outputs:
+        raise InvalidInputError(f"AgentConfig.output {score!r} is not an output of the model: {outputs}")
+
+    if fast_model is not None:
+        source = graph_of(fast_model)
+        what = "fast_model"
+    elif ternarize is not None:
+        source = ternarize(graph_of(model))
+        what = "the model ternarized after training (absmean ternary weights, int8 activations)"
+    else:
+        source = graph_of(model)
+        what = "the full model (no fast model given and engine.quantize is not available)"
+    graph1, feature_name = expose_features(source)
+    if [v.name for v in graph1.inputs] != [v.name for v in perception.inputs]:
+        raise InvalidInputError(
+            f"fast_model's inputs {[v.name for v in graph1.inputs]} differ from the model's "
+            f"{[v.name for v in perception.inputs]}"
+        )
+    if fast_model is None and ternarize is None:
+        system1_session = InferenceSession(
+            graph1, system2_session.get_session_options(), providers=system2_session.get_providers()
+        )
+    else:
+        system1_session = InferenceSession(graph1, providers=_providers(graph1, fast_model))
+    score1 = score if score in system1_session.graph.output_names else graph1.output_names[0]
+    feeds = _probe_feeds(graph2)
+    projection = None
+    if feature_name is None:
+        size = int(sum(a.size for a in feeds.values()))
+        projection = RandomProjection(size, config.feature_dim, config.seed)
+    features = "penultimate activations" if feature_name else f"a random projection to {config.feature_dim}"
+    system1 = ModelRunner(
+        system1_session,
+        score_output=score1,
+        feature_output=feature_name,
+        projection=projection,
+        measure=config.confidence,
+        description=f"{what}; providers {system1_session.get_providers()}; features: {features}",
+    )
+    t1, dim = system1.probe(feeds)
+    if fast_model is None and ternarize is None:
+        system2 = system1  # the same model: System 1 never escalates
+        t2 = t1
+    else:
+        system2 = ModelRunner(
+            system2_session,
+            score_output=score,
+            feature_output=None,
+            projection=None,
+            measure=config.confidence,
+            description=f"the full-precision model; providers {system2_session.get_providers()}",
+        )
+        t2, _ = system2.probe(feeds)
+    system1.inline = t1 <= config.inline_max_s
+    system2.inline = t2 <= config.inline_max_s
+    return Models(perception, system1, system2, dim, t1, t2)

@@ -1,0 +1,189 @@
+"""The agent cycle end to end under trio (pytest-trio) and asyncio (anyio)."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import anyio
+import numpy as np
+import pytest
+import trio
+
+import memory_store
+from cognition.agent import Agent
+from cognition.config import AgentConfig, Thought
+from cognition.errors import AgentNotRunningError, BackgroundTaskError
+from engine.errors import InvalidInputError
+from engine.session import InferenceSession
+
+
+def _stream(samples, n: int) -> list[np.ndarray]:
+    pixels = samples[0]
+    return [pixels[i % len(pixels)] + np.float32(1e-3 * (i // len(pixels))) for i in range(n)]
+
+
+async def test_infer_returns_a_frozen_thought_and_stores_it(model_path, fast_graph, samples) -> None:
+    async with Agent(model_path, memory=":memory:", fast_model=fast_graph) as agent:
+        thought = await agent.infer(samples[0][0])
+        assert isinstance(thought, Thought) and thought.route in ("system1", "system2")
+        assert thought.output.shape == (10,) and 0 < thought.confidence <= 1 and thought.latency_s > 0
+        with pytest.raises(dataclasses.FrozenInstanceError):
+            thought.route = "cache"  # type: ignore[misc]
+        [stored] = agent.memory.episodic.get([thought.episode_id])
+        assert stored.route == thought.route
+        np.testing.assert_array_equal(stored.input, samples[0][:1])
+        again = await agent.infer(samples[0][0])
+        assert again.route == "cache" and again.prediction == thought.prediction
+        stats = agent.statistics()
+        assert stats.routes["cache"] == 1 and stats.episodes_stored == 2 and stats.cache_hits == 1
+        assert "fast_model" in stats.system1
+        with pytest.raises(dataclasses.FrozenInstanceError):
+            stats.escalations = 3  # type: ignore[misc]
+
+
+async def test_thousand_concurrent_infers_are_answered_and_stored(model_path, fast_graph, samples) -> None:
+    inputs = _stream(samples, 1000)
+    thoughts: list[Thought | None] = [None] * len(inputs)
+    async with Agent(model_path, memory=":memory:", fast_model=fast_graph) as agent:
+
+        async def one(i: int) -> None:
+            thoughts[i] = await agent.infer(inputs[i])
+
+        async with trio.open_nursery() as nursery:
+            for i in range(len(inputs)):
+                nursery.start_soon(one, i)
+        ids = [t.episode_id for t in thoughts if t is not None]
+        assert len(ids) == 1000 and len(set(ids)) == 1000
+        assert agent.memory.episodic.count() == 1000
+        assert agent.statistics().commits < 1000  # concurrent calls shared commits
+
+
+async def test_cancellation_loses_nothing_returned(model_path, fast_graph, samples, tmp_path) -> None:
+    returned: list[Thought] = []
+    path = tmp_path / "agent.db"
+    async with Agent(model_path, memory=path, fast_model=fast_graph) as agent:
+        async with trio.open_nursery() as nursery:
+            for x in _stream(samples, 2000):
+
+                async def one(x: np.ndarray = x) -> None:
+                    returned.append(await agent.infer(x))
+                    if len(returned) == 300:
+                        nursery.cancel_scope.cancel()  # in the middle: many calls queued or running
+
+                nursery.start_soon(one)
+        assert 300 <= len(returned) < 2000
+        after = await agent.infer(samples[0][1])  # the agent still works
+    with memory_store.open_memory(path) as memory:
+        stored = memory.episodic.get([t.episode_id for t in [*returned, after]])
+        assert [e.id for e in stored] == [t.episode_id for t in [*returned, after]]
+
+
+async def test_bad_input_raises_and_stores_nothing(model_path, fast_graph) -> None:
+    async with Agent(model_path, memory=":memory:", fast_model=fast_graph) as agent:
+        for bad in (np.zeros(10, np.float32), np.zeros(64, np.int64), np.full(64, np.inf, np.float32), None):
+            with pytest.raises(InvalidInputError):
+                await agent.infer(bad)
+        with pytest.raises(InvalidInputError):
+            await agent.infer(np.zeros(64, np.float32), budget_s=-1)
+        assert agent.memory.episodic.count() == 0 and agent.statistics().pending_writes == 0
+
+
+async def test_reopen_recalls_what_was_stored(model_path, fast_graph, samples, tmp_path) -> None:
+    path = tmp_path / "memory.db"
+    pixels = samples[0]
+    async with Agent(model_path, memory=path, fast_model=fast_graph) as agent:
+        first = [await agent.infer(x) for x in pixels[:20]]
+        await agent.feedback(first[3], label=int(samples[1][3]))
+    async with Agent(model_path, memory=path, fast_model=fast_graph) as agent:
+        assert agent.statistics().episodes_total == 20
+        [nearest, *_] = await agent.recall(pixels[3], k=3)
+        assert nearest.id == first[3].episode_id and nearest.distance < 1e-2
+        assert nearest.label == int(samples[1][3])
+        assert agent.statistics().novelty_window == 20  # the window was reloaded from the rows
+
+
+async def test_deferred_durability_flush_and_feedback(model_path, fast_graph, samples, tmp_path) -> None:
+    config = AgentConfig(durability="deferred", flush_interval_s=10.0)
+    async with Agent(model_path, memory=tmp_path / "d.db", fast_model=fast_graph, config=config) as agent:
+        thoughts = [await agent.infer(x) for x in samples[0][:10]]
+        assert all(t.episode_id is None for t in thoughts)
+        await agent.feedback(thoughts[0], label=1)  # waits for the commit
+        await agent.flush()
+        assert agent.memory.episodic.count() == 10 and agent.statistics().pending_writes == 0
+        more = [await agent.infer(x) for x in samples[0][10:15]]
+    with memory_store.open_memory(tmp_path / "d.db") as memory:  # __aexit__ flushed the rest
+        assert memory.episodic.count() == 15 and len(more) == 5
+
+
+async def test_feedback_calibrates_the_threshold(model_path, fast_graph, samples) -> None:
+    config = AgentConfig(calibration_min_feedback=20, system1_target_accuracy=0.9, initial_threshold=0.999)
+    async with Agent(model_path, memory=":memory:", fast_model=fast_graph, config=config) as agent:
+        for x, y in zip(*samples, strict=True):
+            await agent.feedback(await agent.infer(x), label=int(y))
+        stats = agent.statistics()
+        assert stats.feedback == 32 and stats.threshold < 0.999
+        with pytest.raises(InvalidInputError):
+            await agent.feedback(1)
+        with pytest.raises(memory_store.UnknownIdError):
+            await agent.feedback(10_000, label=1)
+
+
+async def test_budget_keeps_system2_out(model_path, fast_graph, samples) -> None:
+    config = AgentConfig(initial_threshold=1.0, near_duplicate_similarity=None)  # would escalate everything
+    async with Agent(model_path, memory=":memory:", fast_model=fast_graph, config=config) as agent:
+        assert (await agent.infer(samples[0][0])).route == "system2"
+        thought = await agent.infer(samples[0][1], budget_s=1e-9)
+        assert thought.route == "system1" and "budget" in thought.reason
+        assert agent.statistics().budget_limited == 1
+
+
+async def test_background_failure_reaches_callers(model_path, fast_graph, samples) -> None:
+    async with Agent(model_path, memory=":memory:", fast_model=fast_graph) as agent:
+
+        def broken(rows):
+            raise OSError("disk full")
+
+        agent._rows.commit = broken  # type: ignore[method-assign]
+        with pytest.raises(BackgroundTaskError) as info:
+            await agent.infer(samples[0][0])
+        assert isinstance(info.value.__cause__, OSError)
+        with pytest.raises(BackgroundTaskError):
+            await agent.infer(samples[0][1])
+        agent._writer.failure = None  # let __aexit__ close cleanly
+
+
+async def test_default_system1_is_the_ternarized_model(model_path, samples) -> None:
+    session = InferenceSession(model_path)
+    async with Agent(session, memory=":memory:") as agent:
+        assert "ternarized" in agent.statistics().system1
+        assert (await agent.infer(samples[0][0])).prediction in range(10)
+    with pytest.raises(AgentNotRunningError):
+        await agent.infer(samples[0][0])
+
+
+def test_runs_under_asyncio(model_path, fast_graph, samples) -> None:
+    async def main() -> list[int]:
+        async with Agent(model_path, memory=":memory:", fast_model=fast_graph) as agent:
+            thoughts = []
+
+            async def one(x: np.ndarray) -> None:
+                thoughts.append(await agent.infer(x))
+
+            async with anyio.create_task_group() as tg:
+                for x in samples[0]:
+                    tg.start_soon(one, x)
+            await agent.feedback(thoughts[0], label=1)
+            assert len(await agent.recall(samples[0][0], k=2)) == 2
+            return [t.episode_id for t in thoughts]
+
+    ids = anyio.run(main, backend="asyncio")
+    assert sorted(ids) == list(range(1, 33))
+
+
+def test_config_is_checked_and_frozen() -> None:
+    with pytest.raises(InvalidInputError, match="durability"):
+        AgentConfig(durability="sometimes")  # type: ignore[arg-type]
+    with pytest.raises(InvalidInputError, match="novelty_quantile"):
+        AgentConfig(novelty_quantile=2.0)
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        AgentConfig().budget_s = 1.0  # type: ignore[misc]

@@ -1,0 +1,46 @@
+"""Perception: input checks, statistics and the exposed penultimate activations."""
+
+from __future__ import annotations
+
+import numpy as np
+import onnx
+import pytest
+from onnx import numpy_helper
+
+from cognition.perception import Perception, expose_features
+from engine.errors import InvalidInputError
+from engine.loader import load_model
+from engine.session import InferenceSession
+
+
+def test_expose_features_outputs_the_hidden_layer(model_path, samples) -> None:
+    graph, name = expose_features(load_model(model_path))
+    assert name is not None and name in graph.output_names
+    weights = {t.name: numpy_helper.to_array(t) for t in onnx.load(model_path).graph.initializer}
+    x = samples[0][:3]
+    got = InferenceSession(graph).run([name], {"pixels": x})[0]
+    np.testing.assert_allclose(got, np.maximum(x @ weights["w1"] + weights["b1"], 0), rtol=1e-5, atol=1e-5)
+
+
+@pytest.mark.parametrize(
+    ("bad", "words"),
+    [
+        (np.zeros(63, np.float32), "dimension 1 must be 64"),
+        (np.zeros(64, np.float64), "dtype float64"),
+        (np.zeros((2, 64), np.float32), "batch of 2"),
+        (np.full(64, np.nan, np.float32), "NaN"),
+        ("pixels", "must be a numpy array"),
+        ({"other": np.zeros(64, np.float32)}, "unknown input"),
+    ],
+)
+def test_bad_inputs_are_named(model_path, bad, words) -> None:
+    perception = Perception(load_model(model_path).inputs)
+    with pytest.raises(InvalidInputError, match=words):
+        perception.perceive(bad)
+
+
+def test_percept_adds_the_batch_axis_and_measures(model_path, samples) -> None:
+    percept = Perception(load_model(model_path).inputs).perceive(samples[0][0])
+    assert percept.feeds["pixels"].shape == (1, 64)
+    assert percept.variance == pytest.approx(float(samples[0][0].var()), rel=1e-4)
+    assert 0.0 < percept.entropy <= 1.0 and len(percept.digest) == 16
