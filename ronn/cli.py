@@ -166,6 +166,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--limit", type=int, default=360, help="how many held-out digits to stream (at most 360)")
     p.set_defaults(func=cmd_demo)
+    from ronn.bench import add_parser as add_bench_parser
+
+    add_bench_parser(sub)
     return parser
 
 

@@ -60,3 +60,16 @@ def test_demo_names_the_extra_without_scikit_learn(
     monkeypatch.setitem(sys.modules, "sklearn.datasets", None)
     assert main(["demo", "--memory", str(tmp_path / "demo.db")]) == 2
     assert 'pip install "ronn[demo]"' in capsys.readouterr().out
+
+
+def test_bench_against_onnxruntime_writes_json(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    pytest.importorskip("onnxruntime")
+    out = tmp_path / "bench.json"
+    assert main(["bench", str(MODEL), "--vs", "onnxruntime", "--rounds", "20", "--warmup", "2",
+                 "--batch", "4", "--json", str(out)]) == 0
+    import json
+
+    result = json.loads(out.read_text())
+    assert result["batch"] == 4 and result["ronn"]["runs"] == 20 and result["onnxruntime"]["runs"] == 20
+    assert result["ratio_p50"] > 0 and result["max_abs_diff"] < 1e-4
+    assert "P50 ratio ronn/onnxruntime" in capsys.readouterr().out
