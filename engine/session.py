@@ -23,6 +23,7 @@ from onnx import helper
 from engine import ir
 from engine.errors import InvalidInputError, ModelError, ProviderError
 from engine.loader import ModelSource, load_model
+from engine.kernels.threads import intra_op_threads
 from engine.options import SessionOptions
 from engine.passes.manager import optimize
 from engine.plan import NodeAssignment, Plan
@@ -244,7 +245,12 @@ class InferenceSession:
             slots = None
         else:
             slots = [self._output_slot(name) for name in output_names]
-        outputs = self._plan.execute(feeds, template=self._template, output_slots=slots)
+        threads = self._options.intra_op_num_threads
+        if threads:
+            with intra_op_threads(threads):  # BLAS and numba, for this call (numba's limit is per thread)
+                outputs = self._plan.execute(feeds, template=self._template, output_slots=slots)
+        else:
+            outputs = self._plan.execute(feeds, template=self._template, output_slots=slots)
         return [self._own(out) for out in outputs]
 
     async def run_async(

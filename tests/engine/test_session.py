@@ -187,3 +187,14 @@ def test_providers_and_options() -> None:
         opts.graph_optimization_level = 7
     with pytest.raises(AttributeError):
         opts.no_such_option = 1  # type: ignore[attr-defined]
+
+
+
+def test_intra_op_threads_option_runs_and_gives_the_same_outputs() -> None:
+    opts = SessionOptions()
+    opts.intra_op_num_threads = 1
+    x = np.random.default_rng(3).normal(size=(4, 8)).astype(np.float32)
+    one = InferenceSession(mlp_model().SerializeToString(), sess_options=opts).run(None, {"x": x})
+    default = InferenceSession(mlp_model().SerializeToString()).run(None, {"x": x})
+    for a, b in zip(one, default, strict=True):
+        np.testing.assert_allclose(a, b, rtol=1e-6)

@@ -1,0 +1,164 @@
+"""Every numba override against its numpy reference (``lookup(..., reference=True)``) on random shapes.
+
+Each case calls the override through ``lookup`` (so NotImplemented falls back, as in a session) and checks
+that the override itself handled it, then compares dtype, shape and values with the reference.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from hypothesis import assume, given, settings
+from hypothesis import strategies as st
+
+from engine.ops.registry import _OVERRIDES, lookup
+
+FAST = settings(max_examples=25, deadline=None)
+RONN = "ai.ronn"
+
+
+def _both(op, domain, opset, *inputs, **attrs):
+    fast = lookup(op, domain, opset)
+    assert fast.override == "numba", f"{op} has no numba override"
+    reference = lookup(op, domain, opset, reference=True)
+    raw = _OVERRIDES[(reference.domain, op, reference.since)].fn(*inputs, **attrs)
+    assert raw is not NotImplemented, f"the {op} override declined {attrs}"
+    return raw, reference.fn(*inputs, **attrs)
+
+
+def _assert_close(got, want, rtol=1e-4, atol=1e-5):
+    assert len(got) >= 1
+    for g, w in zip(got, want, strict=False):
+        assert g.dtype == w.dtype and g.shape == w.shape
+        np.testing.assert_allclose(g, w, rtol=rtol, atol=atol * max(1.0, float(np.abs(w).max(initial=0))))
+
+
+def _rand(rng, shape):
+    return rng.standard_normal(shape).astype(np.float32)
+
+
+conv_case = st.fixed_dictionaries({
+    "n": st.integers(1, 2), "group": st.sampled_from([1, 2, 3]), "cg": st.integers(1, 5),
+    "mg": st.integers(1, 3), "h": st.integers(3, 12), "w": st.integers(3, 12),
+    "kh": st.integers(1, 3), "kw": st.integers(1, 3), "stride": st.integers(1, 2),
+    "dil": st.integers(1, 2), "pad": st.integers(0, 2), "bias": st.booleans(), "seed": st.integers(0, 99),
+})
+
+
+def _conv_inputs(c):
+    rng = np.random.default_rng(c["seed"])
+    x = _rand(rng, (c["n"], c["cg"] * c["group"], c["h"], c["w"]))
+    w = _rand(rng, (c["mg"] * c["group"], c["cg"], c["kh"], c["kw"]))
+    b = _rand(rng, (w.shape[0],)) if c["bias"] else None
+    attrs = {"group": c["group"], "strides": [c["stride"]] * 2, "dilations": [c["dil"]] * 2,
+             "pads": [c["pad"], c["pad"] // 2, c["pad"] // 2, c["pad"]]}
+    assume((c["h"] + 1.5 * c["pad"] - (c["kh"] - 1) * c["dil"] - 1) >= 0)
+    assume((c["w"] + 1.5 * c["pad"] - (c["kw"] - 1) * c["dil"] - 1) >= 0)
+    return x, w, b, attrs
+
+
+@FAST
+@given(conv_case)
+def test_conv(c):
+    x, w, b, attrs = _conv_inputs(c)
+    _assert_close(*_both("Conv", "", 17, x, w, b, **attrs))
+
+
+@pytest.mark.parametrize("group", [1, 8])  # the im2col + BLAS path and the direct (depthwise) path
+def test_conv_auto_pad_and_large(group):
+    rng = np.random.default_rng(0)
+    x, w = _rand(rng, (1, 8, 20, 17)), _rand(rng, (16, 8 // group, 3, 3))
+    _assert_close(*_both("Conv", "", 17, x, w, group=group, auto_pad="SAME_UPPER", strides=[2, 2]))
+
+
+@FAST
+@given(conv_case, st.sampled_from([("Relu", None), ("Clip", [0.0, 6.0]), ("HardSwish", None),
+                                   ("LeakyRelu", [0.1]), ("Sigmoid", None), ("Tanh", None)]))
+def test_fused_conv(c, act):
+    x, w, b, attrs = _conv_inputs(c)
+    _assert_close(*_both("FusedConv", RONN, 1, x, w, b, activation=act[0], activation_params=act[1], **attrs))
+
+
+def test_conv_declines_what_it_does_not_handle():
+    rng = np.random.default_rng(0)
+    x1, w1 = _rand(rng, (1, 2, 9)), _rand(rng, (3, 2, 3))  # 1-D
+    spec = lookup("Conv", "", 17)
+    np.testing.assert_allclose(spec.fn(x1, w1)[0], lookup("Conv", "", 17, reference=True).fn(x1, w1)[0])
+    assert _OVERRIDES[("", "Conv", 1)].fn(x1, w1) is NotImplemented
+    x64 = rng.standard_normal((1, 2, 5, 5))
+    assert _OVERRIDES[("", "Conv", 1)].fn(x64, x64[:, :, :3, :3]) is NotImplemented
+
+
+pool_case = st.fixed_dictionaries({
+    "n": st.integers(1, 2), "c": st.integers(1, 3), "h": st.integers(4, 12), "w": st.integers(4, 12),
+    "kh": st.integers(1, 3), "kw": st.integers(1, 3), "sh": st.integers(1, 3), "sw": st.integers(1, 3),
+    "dil": st.integers(1, 2), "pad": st.integers(0, 1), "ceil": st.integers(0, 1),
+    "include": st.integers(0, 1), "auto": st.sampled_from(["NOTSET", "NOTSET", "SAME_UPPER", "VALID"]),
+    "seed": st.integers(0, 99),
+})
+
+
+def _pool_attrs(c):
+    assume((c["kh"] - 1) * c["dil"] < c["h"] and (c["kw"] - 1) * c["dil"] < c["w"])
+    attrs = {"kernel_shape": [c["kh"], c["kw"]], "strides": [c["sh"], c["sw"]], "ceil_mode": c["ceil"],
+             "dilations": [c["dil"]] * 2, "auto_pad": c["auto"]}
+    if c["auto"] == "NOTSET":
+        assume(c["pad"] < min(c["kh"], c["kw"]))
+        attrs["pads"] = [c["pad"]] * 4
+    x = _rand(np.random.default_rng(c["seed"]), (c["n"], c["c"], c["h"], c["w"]))
+    return x, attrs
+
+
+@FAST
+@given(pool_case)
+def test_max_pool(c):
+    x, attrs = _pool_attrs(c)
+    _assert_close(*_both("MaxPool", "", 12, x, **attrs))
+
+
+@FAST
+@given(pool_case)
+def test_average_pool(c):
+    x, attrs = _pool_attrs(c)
+    _assert_close(*_both("AveragePool", "", 19, x, count_include_pad=c["include"], **attrs))
+
+
+def test_max_pool_with_indices_falls_back():
+    x = _rand(np.random.default_rng(0), (1, 2, 6, 6))
+    spec = lookup("MaxPool", "", 12)
+    y, idx = spec.fn(x, kernel_shape=[2, 2], _num_outputs=2)
+    ref = lookup("MaxPool", "", 12, reference=True).fn(x, kernel_shape=[2, 2], _num_outputs=2)
+    np.testing.assert_array_equal(idx, ref[1])
+
+
+@FAST
+@given(st.lists(st.integers(1, 40), min_size=1, max_size=3), st.booleans(), st.integers(0, 99))
+def test_layer_normalization(shape, bias, seed):
+    rng = np.random.default_rng(seed)
+    x = _rand(rng, shape) * 3 + 1
+    scale, b = _rand(rng, shape[-1:]), (_rand(rng, shape[-1:]) if bias else None)
+    for domain, opset in (("", 17), (RONN, 1)):
+        _assert_close(*_both("LayerNormalization", domain, opset, x, scale, b, epsilon=1e-5))
+
+
+@FAST
+@given(st.lists(st.integers(1, 50), min_size=0, max_size=3), st.integers(0, 99))
+def test_erf_and_gelu(shape, seed):
+    x = _rand(np.random.default_rng(seed), shape) * 3
+    _assert_close(*_both("Erf", "", 13, x), rtol=1e-5, atol=1e-6)
+    _assert_close(*_both("Gelu", "", 20, x), rtol=1e-5, atol=1e-6)
+    _assert_close(*_both("Gelu", RONN, 1, x), rtol=1e-5, atol=1e-6)
+
+
+def test_erf_special_values():
+    x = np.array([np.nan, np.inf, -np.inf, 0.0, -0.0, 10.0, -10.0, 1e-30], dtype=np.float32)
+    got, want = _both("Erf", "", 13, x)
+    np.testing.assert_allclose(got[0], want[0], rtol=1e-6, atol=0)
+
+
+@pytest.mark.parametrize("op", ["FusedMatMul", "FusedGemm"])
+def test_fused_gelu_epilogue(op):
+    rng = np.random.default_rng(0)
+    a, b, c = _rand(rng, (2, 5, 8) if op == "FusedMatMul" else (5, 8)), _rand(rng, (8, 6)), _rand(rng, (6,))
+    _assert_close(*_both(op, RONN, 1, a, b, c, activation="Gelu"), rtol=1e-5, atol=1e-6)
+    assert _OVERRIDES[(RONN, op, 1)].fn(a, b, c, activation="Relu") is NotImplemented
