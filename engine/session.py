@@ -22,8 +22,8 @@ from onnx import helper
 
 from engine import ir
 from engine.errors import InvalidInputError, ModelError, ProviderError
-from engine.loader import ModelSource, load_model
 from engine.kernels.threads import intra_op_threads
+from engine.loader import ModelSource, load_model
 from engine.options import SessionOptions
 from engine.passes.manager import optimize
 from engine.plan import NodeAssignment, Plan

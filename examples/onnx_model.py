@@ -31,5 +31,5 @@ for arg in session.get_inputs():
     feeds[arg.name] = rng.random(shape).astype(dtype) if dtype is not np.int64 else np.zeros(shape, dtype)
 
 outputs = session.run(None, feeds)
-for arg, value in zip(session.get_outputs(), outputs):
+for arg, value in zip(session.get_outputs(), outputs, strict=True):
     print(f"{arg.name}: shape {value.shape}, dtype {value.dtype}, first values {value.ravel()[:4]}")
