@@ -37,13 +37,10 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from engine.options import SessionOptions  # noqa: E402
 from engine.session import InferenceSession  # noqa: E402
+from ronn.bench import TYPES  # noqa: E402
 
 DATA = Path(__file__).resolve().parents[1] / "tests" / "data"
-ORT_TYPES = {
-    "tensor(float)": np.float32, "tensor(double)": np.float64, "tensor(float16)": np.float16,
-    "tensor(int64)": np.int64, "tensor(int32)": np.int32, "tensor(int8)": np.int8, "tensor(uint8)": np.uint8,
-    "tensor(bool)": np.bool_,
-}  # fmt: skip
+ORT_TYPES = TYPES  # onnxruntime type string -> numpy dtype, shared with `ronn bench`
 
 
 @dataclass(frozen=True)
