@@ -178,6 +178,10 @@ class InferenceSession:
         self._input_values = {v.name: v for v in self._graph.inputs}
         self._output_index = {name: i for i, name in enumerate(self._graph.output_names)}
         self._weights_lock = threading.Lock()
+        self._batcher: Any = None
+        self._profiler: Any = None
+        if self._options.enable_profiling:
+            self.start_profiling()
 
     # --- introspection (onnxruntime's names) ---------------------------------------------------------------
 
@@ -241,25 +245,79 @@ class InferenceSession:
             ExecutionError: a kernel failed (the message names the node).
         """
         feeds = self._validate_feeds(input_feed)
+        names = None if output_names is None else list(output_names)
+        return self._run_validated(names, feeds)
+
+    def _run_validated(self, output_names: Sequence[str] | None, feeds: list[Any]) -> list[np.ndarray]:
+        """``run`` after the feeds were checked (``_validate_feeds``); the dynamic batcher calls this."""
         if output_names is None:
             slots = None
         else:
             slots = [self._output_slot(name) for name in output_names]
+        execute = self._execute_profiled if self._profiler is not None else self._plan.execute
         threads = self._options.intra_op_num_threads
         if threads:
             with intra_op_threads(threads):  # BLAS and numba, for this call (numba's limit is per thread)
-                outputs = self._plan.execute(feeds, template=self._template, output_slots=slots)
+                outputs = execute(feeds, template=self._template, output_slots=slots)
         else:
-            outputs = self._plan.execute(feeds, template=self._template, output_slots=slots)
+            outputs = execute(feeds, template=self._template, output_slots=slots)
         return [self._own(out) for out in outputs]
 
     async def run_async(
         self, output_names: Sequence[str] | None, input_feed: Mapping[str, Any]
     ) -> list[np.ndarray]:
-        """``run`` in a worker thread, so an event loop (trio or asyncio, through anyio) stays responsive."""
+        """``run`` in a worker thread, so an event loop (trio or asyncio, through anyio) stays responsive.
+
+        With :meth:`enable_batching`, concurrent calls are joined into batched runs (see :mod:`engine.batcher`).
+        """
+        if self._batcher is not None:
+            return await self._batcher.run(output_names, input_feed)
         import anyio.to_thread
 
         return await anyio.to_thread.run_sync(self.run, output_names, input_feed)
+
+    def enable_batching(self, max_batch: int = 8, max_wait_s: float = 0.002, max_concurrent: int = 1) -> Any:
+        """Join concurrent ``run_async`` calls along the batch axis (first dimension); returns the batcher.
+
+        Only models whose inputs and outputs all have a symbolic first dimension are batched; others still run
+        each request on its own. ``disable_batching`` undoes it. See :class:`engine.batcher.DynamicBatcher`.
+        """
+        from engine.batcher import DynamicBatcher
+
+        self._batcher = DynamicBatcher(self, max_batch=max_batch, max_wait_s=max_wait_s,
+                                       max_concurrent=max_concurrent)  # fmt: skip
+        return self._batcher
+
+    def disable_batching(self) -> None:
+        self._batcher = None
+
+    # --- profiling (onnxruntime's names) ----------------------------------------------------------------------
+
+    def start_profiling(self) -> None:
+        """Time every node of every following run (also on when ``SessionOptions.enable_profiling`` is set)."""
+        from engine.profiling import Profiler
+
+        self._profiler = Profiler()
+
+    def end_profiling(self, path: str | None = None) -> str:
+        """Stop profiling and write a Chrome-trace JSON (as onnxruntime does); returns its path.
+
+        The per-node and per-op summary is in :meth:`get_profile` (call it before this).
+        """
+        if self._profiler is None:
+            return ""
+        profiler, self._profiler = self._profiler, None
+        return profiler.write_trace(path)
+
+    def get_profile(self) -> Any:
+        """The :class:`engine.profiling.Profile` recorded so far (per node, per op type), or None."""
+        return None if self._profiler is None else self._profiler.profile()
+
+    def _execute_profiled(
+        self, inputs: Sequence[Any], template: list[Any], output_slots: Sequence[int] | None
+    ) -> list[Any]:
+        assert self._profiler is not None
+        return self._profiler.execute(self._plan, inputs, template, output_slots)
 
     def update_weights(self, weights: Mapping[str, np.ndarray]) -> None:
         """Replace initializers atomically between runs; runs already in flight finish with the old values.
