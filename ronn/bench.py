@@ -53,7 +53,7 @@ def synthetic_feeds(
     inputs: list[Any], batch: int, dims: dict[str, int], seed: int = 0
 ) -> dict[str, np.ndarray]:
     rng = np.random.default_rng(seed)
-    feeds = {}
+    feeds: dict[str, np.ndarray] = {}
     for arg in inputs:
         shape = []
         first_symbolic = True

@@ -10,6 +10,7 @@ device with the consumer's ``to_device``, device to host with the producer's ``t
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -94,7 +95,7 @@ class Placer:
                 target = f"{name}@{HOST}"
                 dtype = self.dtypes.get(name)
                 holder = source
-                transfers.append(Transfer(name, target, lambda a, _p=holder, _d=dtype: _p.to_host(a, _d),
+                transfers.append(Transfer(name, target, functools.partial(_to_host, holder, dtype),
                                           holder.name, "MemcpyToHost"))
                 self._copies[key] = target
             current = self._copies[key]
@@ -113,3 +114,7 @@ class Placer:
             for out in node.outputs:
                 if out:
                     self.where[out] = provider
+
+
+def _to_host(provider: Any, dtype: Any, array: Any) -> Any:
+    return provider.to_host(array, dtype)
