@@ -26,7 +26,7 @@ import memory_store
 from engine.errors import InvalidInputError
 
 from .config import ROUTES, AgentConfig, AgentStatistics, LatencySummary, SleepReport, Thought
-from .episodes import EpisodeRows, EpisodeWriter, Ticket, episode
+from .episodes import EpisodeWriter, Ticket, episode
 from .errors import AgentNotRunningError
 from .models import Models, build_models
 from .router import HRM
@@ -92,12 +92,12 @@ class Agent:
         models = self._models
         for runner in (models.system1, models.system2):
             runner.limiter = self._limiter
-        dim = models.feature_dim
+        self._projection = _Projection(models.feature_dim, cfg.vector_dim, cfg.seed)
+        dim = self._projection.dim
         self.memory = await anyio.to_thread.run_sync(
             lambda: memory_store.open_memory(self._memory_arg, dim=dim, working_capacity=64)
         )
         try:
-            self._rows = EpisodeRows(self.memory, dim)
             recent = await anyio.to_thread.run_sync(
                 lambda: self.memory.episodic.between(
                     newest_first=True, limit=cfg.novelty_window, with_payload=True
@@ -120,16 +120,15 @@ class Agent:
         for e in reversed(recent):
             if e.vector is not None:
                 self._window.add(np.asarray(e.vector, np.float32))
-        inline = cfg.commit_inline if cfg.commit_inline is not None else models.system2.inline
         self._writer = EpisodeWriter(
-            self._rows,
+            self.memory.episodic,
             durable=cfg.durability == "durable",
             flush_interval_s=cfg.flush_interval_s,
             max_batch=cfg.max_batch,
             queue=cfg.write_queue,
-            inline=inline,
+            inline=cfg.commit_inline,
         )
-        self._routes = dict.fromkeys(ROUTES, 0)
+        self._routes: dict[str, int] = dict.fromkeys(ROUTES, 0)
         self._latencies: dict[str, deque[float]] = {r: deque(maxlen=_LATENCY_WINDOW) for r in ROUTES}
         self._s1_records: OrderedDict[Any, tuple[float, int, str]] = OrderedDict()
         self._escalations = self._budget_limited = self._feedback = self._sleeps = self._active = 0
@@ -171,10 +170,7 @@ class Agent:
         try:
             self.memory.episodic.sync()  # index every committed row, then save it beside the database
         finally:
-            try:
-                self._rows.close()
-            finally:
-                self.memory.close()
+            self.memory.close()
 
     async def _sleep_scheduler(
         self, interval_s: float, *, task_status: Any = anyio.TASK_STATUS_IGNORED
@@ -216,19 +212,21 @@ class Agent:
         answer = self._system1.cached(percept.digest)
         if answer is not None:
             route, reason = "cache", "exact cache hit"
+            vector = self._projection(answer.features)
         else:
             limited = budget is not None and hrm.system1_latency.value > budget
             t = time.perf_counter()
             s1 = await self._system1.runner.run(percept.feeds)
             hrm.system1_latency.add(time.perf_counter() - t)
-            c_rank, n_rank = hrm.score(percept.complexity, self._window.distance(s1.features))
-            self._window.add(s1.features)
+            vector = self._projection(s1.features)
+            c_rank, n_rank = hrm.score(percept.complexity, self._window.distance(vector))
+            self._window.add(vector)
             remaining = None if budget is None else budget - (time.perf_counter() - start)
             decision = hrm.decide(s1.confidence, c_rank, n_rank, remaining)
             reason = decision.reason
             if decision.escalate:
                 self._escalations += 1
-                near = self._system1.near(s1.features)
+                near = self._system1.near(vector)
                 if near is not None:
                     answer, route = _with_features(near, s1.features), "cache"
                     reason += "; near-duplicate of a System 2 answer in working memory"
@@ -237,18 +235,18 @@ class Agent:
                     s2 = await self._models.system2.run(percept.feeds)
                     hrm.system2_latency.add(time.perf_counter() - t)
                     answer, route = _with_features(s2, s1.features), "system2"
-                self._system1.remember(percept.digest, answer, from_system2=True)
+                self._system1.remember(percept.digest, answer, from_system2=True, vector=vector)
             else:
                 answer, route = s1, "system1"
-                self._system1.remember(percept.digest, answer, from_system2=False)
-            if limited:
+                self._system1.remember(percept.digest, answer, from_system2=False, vector=vector)
+            if limited and budget is not None:
                 reason = f"no route fits the budget ({budget * 1e3:.3g} ms): ran the cheapest; " + reason
             self._budget_limited += limited or decision.budget_limited
             s1_record = (s1.confidence, s1.prediction, route)
-        row = self._rows.row(
-            episode(answer.features, percept.feeds, answer.output, route, answer.confidence), time.time()
+        encoded = self.memory.episodic.encode(
+            episode(vector, percept.feeds, answer.output, route, answer.confidence)
         )
-        ticket = await self._writer.submit(row, alone=self._active == 1)
+        ticket = await self._writer.submit(encoded, alone=self._active == 1)
         if s1_record is not None:
             self._s1_records[ticket.id if ticket.id is not None else ticket] = s1_record
             if len(self._s1_records) > _S1_RECORDS:
@@ -258,11 +256,11 @@ class Agent:
         self._latencies[route].append(latency)
         return Thought(
             answer.output,
-            route,
+            route,  # type: ignore[arg-type]
             answer.confidence,
             latency,
             ticket.id,
-            answer.prediction,  # type: ignore[arg-type]
+            answer.prediction,
             reason,
             n_rank,
             c_rank,
@@ -307,6 +305,8 @@ class Agent:
             fields["label"] = int(label)
         if reward is not None:
             fields["reward"] = float(reward)
+        if eid is None:  # a flush marker's ticket; cannot come from a Thought
+            raise InvalidInputError("this Thought has no stored episode")
         await self.memory.aio.episodic.update([eid], **fields)
         self._feedback += 1
         record = self._s1_records.pop(key, None)
@@ -329,7 +329,7 @@ class Agent:
         )
         if not self._writer.durable:
             await self._writer.flush()
-        return await self.memory.aio.episodic.search(features, k)
+        return await self.memory.aio.episodic.search(self._projection(features), k)
 
     async def flush(self) -> None:
         """Return once every episode whose Thought was returned is committed (deferred durability)."""
@@ -405,21 +405,33 @@ def _with_features(answer: Answer, features: np.ndarray) -> Answer:
     return Answer(answer.output, answer.probabilities, answer.prediction, answer.confidence, features)
 
 
-class _VectorWindow:
-    """The last ``size`` episode vectors in process: the novelty search without a database round trip.
+class _Projection:
+    """Episode vectors from feature vectors: as they are up to ``dim`` components, else through a fixed
+    Gaussian projection to ``dim`` (Johnson-Lindenstrauss: distances kept within ~10% at 128 dimensions).
 
-    Vectors wider than 128 are compared through a fixed random projection to 64 dimensions
-    (Johnson-Lindenstrauss: distances are kept within a few percent, and the search stays ~10 µs).
+    Wide vectors (a 2,048-d penultimate layer) would make every HNSW insert, stored row and novelty search
+    16x dearer for no better neighbours; the same projection serves ``recall``.
     """
 
+    def __init__(self, size: int, dim: int, seed: int) -> None:
+        self._matrix: np.ndarray | None = None
+        self.dim = size
+        if size > dim:
+            rng = np.random.default_rng([seed, size, dim])
+            self._matrix = (rng.standard_normal((size, dim)) / math.sqrt(dim)).astype(np.float32)
+            self.dim = dim
+
+    def __call__(self, features: np.ndarray) -> np.ndarray:
+        return features if self._matrix is None else features @ self._matrix
+
+
+class _VectorWindow:
+    """The last ``size`` episode vectors in process: the novelty search without a database round trip
+    (two numpy calls for the nearest one: ``|m|^2 / 2 - m @ v`` ranks as the distance does)."""
+
     def __init__(self, size: int, dim: int, k: int) -> None:
-        self._p = None
-        if dim > 128:
-            rng = np.random.default_rng(0)
-            self._p = (rng.standard_normal((dim, 64)) / 8.0).astype(np.float32)
-            dim = 64
         self._m = np.zeros((size, dim), np.float32)
-        self._sq = np.zeros(size, np.float32)
+        self._half_sq = np.zeros(size, np.float32)
         self._n = 0
         self._k = k
 
@@ -431,19 +443,16 @@ class _VectorWindow:
         n = len(self)
         if not n:
             return None
-        if self._p is not None:
-            v = v @ self._p
-        d2 = self._sq[:n] - 2.0 * (self._m[:n] @ v) + float(v @ v)
+        m, half_sq = (self._m, self._half_sq) if n == len(self._m) else (self._m[:n], self._half_sq[:n])
+        d = half_sq - m @ v  # (|m|^2 - 2 m.v) / 2
         k = min(self._k, n)
-        near = d2.min() if k == 1 else np.partition(d2, k - 1)[:k].mean()
-        return math.sqrt(max(float(near), 0.0))
+        near = float(d.min() if k == 1 else np.partition(d, k - 1)[:k].mean())
+        return math.sqrt(max(2.0 * near + float(v @ v), 0.0))
 
     def add(self, v: np.ndarray) -> None:
-        if self._p is not None:
-            v = v @ self._p
         i = self._n % len(self._m)
         self._m[i] = v
-        self._sq[i] = float(v @ v)
+        self._half_sq[i] = 0.5 * float(v @ v)
         self._n += 1
 
 

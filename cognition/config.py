@@ -32,8 +32,9 @@ class AgentConfig:
         flush_interval_s: deferred mode: the longest an episode waits before its commit starts.
         max_batch: episodes per transaction at most. write_queue: the writer channel's capacity (callers
             wait when it is full: back-pressure, not unbounded memory).
-        commit_inline: commit on the event loop (no worker-thread hop) instead of a worker thread; None
-            chooses inline when the models run inline.
+        commit_inline: commit on the event loop (~30 µs for one row, no worker-thread hop; a commit that
+            would wait for another thread's or process's write lock goes to a worker thread instead); False
+            always commits in a worker thread.
     Routing (the HRM):
         confidence: System 1's confidence measure: ``"max_probability"``, ``"margin"`` (top-1 minus top-2)
             or ``"entropy"`` (1 - normalized entropy).
@@ -57,6 +58,8 @@ class AgentConfig:
         threads: worker threads for inference (default: the number of cores).
         output: the output holding class scores or probabilities (default: the model's last output).
         feature_dim: size of the fixed random projection used when no penultimate activations exist.
+        vector_dim: episode vectors (stored, indexed, searched for novelty and ``recall``) wider than this
+            go through a fixed random projection to this size.
         seed: seeds the random projection.
         sleep_interval_s: run ``agent.sleep()`` this often in the background (None: only when called).
     """
@@ -65,7 +68,7 @@ class AgentConfig:
     flush_interval_s: float = 0.05
     max_batch: int = 512
     write_queue: int = 4096
-    commit_inline: bool | None = None
+    commit_inline: bool = True
     confidence: ConfidenceMeasure = "max_probability"
     initial_threshold: float = 0.9
     system1_target_accuracy: float = 0.99
@@ -84,6 +87,7 @@ class AgentConfig:
     threads: int | None = None
     output: str | None = None
     feature_dim: int = 64
+    vector_dim: int = 128
     seed: int = 0
     sleep_interval_s: float | None = None
 
@@ -104,6 +108,7 @@ class AgentConfig:
             "novelty_k",
             "novelty_window",
             "feature_dim",
+            "vector_dim",
         ):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
@@ -131,6 +136,8 @@ class AgentConfig:
                 raise bad(name, "None or a number > 0")
         if self.near_duplicate_similarity is not None and not -1.0 <= self.near_duplicate_similarity <= 1.0:
             raise bad("near_duplicate_similarity", "None or a number in [-1, 1]")
+        if not isinstance(self.commit_inline, bool):
+            raise bad("commit_inline", "a bool")
         if self.threads is not None and (not isinstance(self.threads, int) or self.threads < 1):
             raise bad("threads", "None or a positive int")
 

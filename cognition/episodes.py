@@ -1,13 +1,13 @@
 """The episode writer: a bounded channel into batched, committed transactions, and an indexer behind it.
 
-Why not ``memory.episodic.add_many`` on the hot path: for one episode it costs ~380 µs here (an SQLAlchemy
-transaction with three statements, then the HNSW insert in the same call), several times the whole MLP
-inference. :class:`EpisodeRows` commits rows in the memory store's own row format
-(:meth:`memory_store.NewEpisode.to_row`) through a dedicated ``sqlite3`` connection to the database file, as a
-second process would; the memory store treats such rows as written by another process, and the indexer task
-catches the HNSW index up with ``memory.episodic.sync()`` after each commit (DESIGN.md: the index point may
-follow the row). An in-memory database has one shared connection: there the commit goes through
-``memory.db.write``.
+Episodes are checked and encoded by the caller (:meth:`memory_store.EpisodicMemory.encode`: a bad one
+raises there, alone, before anything is queued) and committed in batches by
+:meth:`memory_store.EpisodicMemory.commit`, which writes rows only (one DB-API transaction, ~30 µs for one
+row); the indexer task catches the HNSW index up with ``memory.episodic.sync()`` behind it (DESIGN.md: the
+index point may follow the row).
+
+A commit runs on the event loop with ``wait=False``: when another thread or process holds the write lock it
+raises at once and the batch is committed in a worker thread instead, so the loop never blocks on a lock.
 
 Durable mode: each ``submit`` waits for the commit of the batch that holds its row; everything that queued
 while a commit ran shares the next one. Deferred mode: ``submit`` returns a ticket at once; the writer commits
@@ -17,10 +17,7 @@ at least every ``flush_interval_s``.
 from __future__ import annotations
 
 import math
-import sqlite3
-import time
-from collections.abc import Sequence
-from typing import Any
+from collections.abc import Callable
 
 import anyio
 import anyio.lowlevel
@@ -28,87 +25,34 @@ import anyio.to_thread
 import numpy as np
 from anyio.abc import TaskStatus
 
-from memory_store import Memory, NewEpisode, codec
+from memory_store import DatabaseBusyError, EncodedEpisode, EpisodicMemory, NewEpisode
 
 from .errors import BackgroundTaskError
 
 
-class EpisodeRows:
-    """Builds episode rows and commits batches of them (synchronous; one writer at a time)."""
-
-    def __init__(self, memory: Memory, dim: int) -> None:
-        self.memory = memory
-        self.dim = dim
-        self._sql: str | None = None
-        self._columns: list[str] = []
-        self._conn: sqlite3.Connection | None = None
-        if memory.path is not None:
-            db = memory.db
-            self._conn = sqlite3.connect(memory.path, isolation_level=None, check_same_thread=False)
-            self._conn.execute(f"PRAGMA busy_timeout = {int(db.busy_timeout_s * 1000)}")
-            self._conn.execute(f"PRAGMA synchronous = {db.synchronous}")
-
-    def row(self, episode: NewEpisode, now: float) -> dict[str, Any]:
-        """The row of ``episode``; InvalidVectorError / InvalidMemoryInputError before anything is queued."""
-        row = episode.to_row(now)
-        vector = codec.check_vectors([episode.vector], self.dim, what="episode vector")[0]
-        row["vector"] = codec.vector_to_blob(vector)
-        return row
-
-    def commit(self, rows: Sequence[dict[str, Any]]) -> list[int]:
-        """Insert ``rows`` in one transaction; return their ids in order."""
-        if self._sql is None:
-            self._columns = list(rows[0])
-            self._sql = (
-                f"INSERT INTO episodes ({', '.join(self._columns)}) "
-                f"VALUES ({', '.join('?' * len(self._columns))})"
-            )
-        params = [tuple(r[c] for c in self._columns) for r in rows]
-        if self._conn is None:
-            return self.memory.db.write(lambda c: self._insert(c.connection.driver_connection, params))
-        deadline = time.monotonic() + self.memory.db.busy_timeout_s
-        while True:
-            try:
-                self._conn.execute("BEGIN IMMEDIATE")
-                break
-            except sqlite3.OperationalError as exc:
-                if "locked" not in str(exc) and "busy" not in str(exc) or time.monotonic() > deadline:
-                    raise
-                time.sleep(0.002)
-        try:
-            ids = self._insert(self._conn, params)
-            self._conn.execute("COMMIT")
-        except BaseException:
-            self._conn.execute("ROLLBACK")
-            raise
-        return ids
-
-    def _insert(self, conn: Any, params: list[tuple[Any, ...]]) -> list[int]:
-        conn.executemany(self._sql, params)
-        # AUTOINCREMENT inside our write transaction: the batch's ids are consecutive, ending at the last one
-        last = conn.execute("SELECT last_insert_rowid()").fetchone()[0]
-        return list(range(last - len(params) + 1, last + 1))
-
-    def close(self) -> None:
-        if self._conn is not None:
-            self._conn.close()
-            self._conn = None
-
-
 class Ticket:
-    """One queued episode: ``id`` once committed; ``done`` is set after the commit (or its failure)."""
+    """One queued episode: ``id`` once committed; ``finished`` after the commit (or its failure)."""
 
-    __slots__ = ("row", "id", "error", "done")
+    __slots__ = ("episode", "id", "error", "finished", "_event")
 
-    def __init__(self, row: dict[str, Any] | None) -> None:
-        self.row = row
+    def __init__(self, episode: EncodedEpisode | None) -> None:
+        self.episode = episode
         self.id: int | None = None
         self.error: BaseException | None = None
-        self.done = anyio.Event()
+        self.finished = False
+        self._event: anyio.Event | None = None  # made only when someone waits before the commit
+
+    def finish(self) -> None:
+        self.finished = True
+        if self._event is not None:
+            self._event.set()
 
     async def wait(self) -> int | None:
         """The committed id (None for a flush marker); BackgroundTaskError if the commit failed."""
-        await self.done.wait()
+        if not self.finished:
+            if self._event is None:
+                self._event = anyio.Event()
+            await self._event.wait()
         if self.error is not None:
             raise BackgroundTaskError(f"the episode writer failed: {self.error!r}") from self.error
         return self.id
@@ -119,19 +63,21 @@ class EpisodeWriter:
 
     def __init__(
         self,
-        rows: EpisodeRows,
+        episodic: EpisodicMemory,
         *,
         durable: bool,
         flush_interval_s: float,
         max_batch: int,
         queue: int,
         inline: bool,
+        index_interval_s: float = 0.25,
     ) -> None:
-        self.rows = rows
+        self.episodic = episodic
         self.durable = durable
         self.flush_interval_s = flush_interval_s
         self.max_batch = max_batch
         self.inline = inline
+        self.index_interval_s = index_interval_s
         self._send, self._receive = anyio.create_memory_object_stream[Ticket](queue)
         self._limiter = anyio.CapacityLimiter(1)
         self._index_wanted = anyio.Event()
@@ -141,6 +87,8 @@ class EpisodeWriter:
         self.committed = 0
         self.commits = 0
         self.stopped = anyio.Event()
+        #: the commit call (tests replace it to simulate a failing disk)
+        self.commit_rows: Callable[..., list[int]] = episodic.commit
 
     def check(self) -> None:
         """Raise the failure of a background task, if one failed (it is sticky)."""
@@ -149,19 +97,26 @@ class EpisodeWriter:
                 f"a background task of the agent failed: {self.failure!r}"
             ) from self.failure
 
-    async def submit(self, row: dict[str, Any], *, alone: bool = False) -> Ticket:
-        """Queue ``row``; under durable mode return only after its commit.
+    async def submit(self, episode: EncodedEpisode, *, alone: bool = False) -> Ticket:
+        """Queue ``episode``; under durable mode return only after its commit.
 
-        ``alone``: the caller is the only one producing rows right now; with inline commits and an idle
-        writer, the row is committed here, sparing two task switches (a group of one).
+        ``alone``: the caller is the only one producing episodes right now; with an idle writer the row is
+        committed here, on the event loop (a group of one, without the two task switches through the
+        writer), followed by one checkpoint.
         """
         self.check()
-        ticket = Ticket(row)
+        ticket = Ticket(episode)
         if alone and self.durable and self.inline and not self._busy and self.pending == 0:
             self.pending += 1
-            await self._commit([ticket])
-            await anyio.lowlevel.checkpoint()
-            return await self._finish(ticket)
+            self._busy = True
+            try:
+                with anyio.CancelScope(shield=True):
+                    await self._commit([ticket])
+            finally:
+                self._busy = False
+            await anyio.lowlevel.checkpoint()  # the cancel point (the row is committed whatever happens)
+            await ticket.wait()  # raises if the commit failed; no further checkpoint
+            return ticket
         self.pending += 1
         try:
             await self._send.send(ticket)
@@ -174,13 +129,9 @@ class EpisodeWriter:
             await anyio.lowlevel.checkpoint_if_cancelled()  # ... and then the caller sees its cancellation
         return ticket
 
-    async def _finish(self, ticket: Ticket) -> Ticket:
-        await ticket.wait()
-        return ticket
-
     async def committed_id(self, ticket: Ticket) -> int | None:
         """The id of a queued episode, flushing the writer rather than waiting out the deferral."""
-        if not ticket.done.is_set():
+        if not ticket.finished:
             await self.flush()
         return await ticket.wait()
 
@@ -207,9 +158,9 @@ class EpisodeWriter:
                         return
                     batch = [first]
                     ended = False
-                    if not self.durable and first.row is not None:
+                    if not self.durable and first.episode is not None:
                         with anyio.move_on_after(self.flush_interval_s):
-                            while len(batch) < self.max_batch and batch[-1].row is not None:
+                            while len(batch) < self.max_batch and batch[-1].episode is not None:
                                 try:
                                     batch.append(await self._receive.receive())
                                 except anyio.EndOfStream:  # closing: commit what we hold, then stop
@@ -234,53 +185,57 @@ class EpisodeWriter:
             self.stopped.set()
 
     async def _commit(self, batch: list[Ticket]) -> None:
-        rows = [t.row for t in batch if t.row is not None]
-        if rows and self.failure is None:
+        episodes = [t.episode for t in batch if t.episode is not None]
+        if episodes and self.failure is None:
             try:
+                ids: list[int] | None = None
                 if self.inline:
-                    ids = self.rows.commit(rows)
-                else:
-                    ids = await anyio.to_thread.run_sync(self.rows.commit, rows, limiter=self._limiter)
+                    try:  # on the event loop, unless another thread or process holds the write lock
+                        ids = self.commit_rows(episodes, wait=False)
+                    except DatabaseBusyError:
+                        ids = None
+                if ids is None:
+                    ids = await anyio.to_thread.run_sync(
+                        self.commit_rows, episodes, limiter=self._limiter
+                    )
             except Exception as exc:  # reaches every waiting caller, and every later call
                 self.failure = exc
             else:
                 it = iter(ids)
                 for t in batch:
-                    if t.row is not None:
+                    if t.episode is not None:
                         t.id = next(it)
-                        t.row = None  # the payload is stored; drop it
-                self.committed += len(rows)
+                        t.episode = None  # the payload is stored; drop it
+                self.committed += len(episodes)
                 self.commits += 1
                 self._index_wanted.set()
         for t in batch:
-            if t.id is None and t.error is None and (t.row is not None or self.failure is not None):
+            if t.id is None and t.error is None and (t.episode is not None or self.failure is not None):
                 t.error = self.failure
-            t.done.set()
-        self.pending -= len(rows)
+            t.finish()
+        self.pending -= len(episodes)
 
-    async def run_indexer(
-        self, *, interval_s: float = 0.05, task_status: TaskStatus[None] = anyio.TASK_STATUS_IGNORED
-    ) -> None:
-        """Catch the HNSW index up with committed rows, at most every ``interval_s``."""
+    async def run_indexer(self, *, task_status: TaskStatus[None] = anyio.TASK_STATUS_IGNORED) -> None:
+        """Catch the HNSW index up with committed rows, at most every ``index_interval_s``: in batches, so
+        its thread competes with inference for the cores (and the GIL) rarely."""
         task_status.started()
-        episodic = self.rows.memory.episodic
         while True:
             await self._index_wanted.wait()
             self._index_wanted = anyio.Event()
             try:
                 with anyio.CancelScope(shield=True):
-                    await anyio.to_thread.run_sync(episodic.sync, limiter=self._limiter)
+                    await anyio.to_thread.run_sync(self.episodic.sync, limiter=self._limiter)
             except Exception as exc:
                 self.failure = exc
                 return
-            await anyio.sleep(interval_s)
+            await anyio.sleep(self.index_interval_s)
 
 
 def episode(
-    features: np.ndarray, feeds: dict[str, np.ndarray], output: np.ndarray, route: str, conf: float
+    vector: np.ndarray, feeds: dict[str, np.ndarray], output: np.ndarray, route: str, conf: float
 ) -> NewEpisode:
-    """The episode of one answer: features as the vector, the (first) input and the score output."""
+    """The episode of one answer: its vector, the (first) input and the score output."""
     x = next(iter(feeds.values()))
     return NewEpisode(
-        vector=features, input=x, output=output, route=route, confidence=conf if math.isfinite(conf) else None
+        vector=vector, input=x, output=output, route=route, confidence=conf if math.isfinite(conf) else None
     )

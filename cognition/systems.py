@@ -118,19 +118,20 @@ class System1:
             self._cache.move_to_end(digest)
         return answer
 
-    def remember(self, digest: bytes, answer: Answer, *, from_system2: bool) -> None:
+    def remember(self, digest: bytes, answer: Answer, *, from_system2: bool, vector: np.ndarray) -> None:
+        """Cache ``answer``; a System 2 answer also goes to working memory under its episode ``vector``."""
         if self.cache_size:
             self._cache[digest] = answer
             if len(self._cache) > self.cache_size:
                 self._cache.popitem(last=False)
         if from_system2 and self.near_duplicate is not None:
-            self.working.put(digest, answer.features, payload=answer, attention=1.0)
+            self.working.put(digest, vector, payload=answer, attention=1.0)
 
-    def near(self, features: np.ndarray) -> Answer | None:
-        """A System 2 answer for a near-duplicate of ``features`` held in working memory, if any."""
+    def near(self, vector: np.ndarray) -> Answer | None:
+        """A System 2 answer for a near-duplicate of episode ``vector`` held in working memory, if any."""
         if self.near_duplicate is None or not len(self.working):
             return None
-        best = self.working.search(features, k=1)
+        best = self.working.search(vector, k=1)
         if best and best[0].similarity is not None and best[0].similarity >= self.near_duplicate:
             self.near_hits += 1
             answer = best[0].payload

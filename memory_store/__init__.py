@@ -33,7 +33,7 @@ from .errors import (
     UnknownIdError,
 )
 from .hnsw_index import HnswParams, Space
-from .records import UNSET, Consolidation, Episode, NewEpisode
+from .records import UNSET, Consolidation, EncodedEpisode, Episode, NewEpisode
 from .semantic import Concept, Relation, SemanticMemory
 from .working import WorkingItem, WorkingMemory
 
@@ -143,6 +143,7 @@ __all__ = [
     "Consolidation",
     "DatabaseBusyError",
     "DatabaseVersionError",
+    "EncodedEpisode",
     "Episode",
     "EpisodicMemory",
     "HnswParams",

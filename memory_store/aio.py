@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any, ParamSpec, TypeVar
 import anyio
 import anyio.to_thread
 
-from .records import Episode, NewEpisode
+from .records import EncodedEpisode, Episode, NewEpisode
 
 if TYPE_CHECKING:
     from . import Memory
@@ -61,8 +61,11 @@ class AsyncEpisodic:
         self.sync = sync
         self._limiters = limiters
 
-    async def add_many(self, new: Sequence[NewEpisode]) -> list[int]:
+    async def add_many(self, new: Sequence[NewEpisode | EncodedEpisode]) -> list[int]:
         return await _run(self._limiters, True, self.sync.add_many, new)
+
+    async def commit(self, new: Sequence[NewEpisode | EncodedEpisode]) -> list[int]:
+        return await _run(self._limiters, True, self.sync.commit, new)
 
     async def add(self, vector: Any, **fields: Any) -> int:
         return await _run(self._limiters, True, self.sync.add, vector, **fields)

@@ -53,6 +53,22 @@ def check_vectors(
     return np.ascontiguousarray(array.astype(np.float16).astype(np.float32))
 
 
+def vector_blob(vector: Any, dim: int | None, *, what: str = "vector") -> tuple[int, bytes]:
+    """Check one vector and return ``(size, float16 bytes)``: :func:`check_vectors` for a single vector,
+    in three numpy calls on the usual path (a float32 array of the right size).
+
+    Raises InvalidVectorError with :func:`check_vectors`' message.
+    """
+    if isinstance(vector, np.ndarray) and vector.ndim == 1 and vector.dtype.kind == "f" and vector.size:
+        # NaN fails the comparison, infinity exceeds the bound: one reduction covers every bad value
+        if (dim is None or vector.size == dim) and np.abs(vector).max() <= FLOAT16_MAX:
+            return vector.size, vector.astype("<f2").tobytes()
+    checked = check_vectors(vector, dim, what=what)  # raises with the precise reason
+    if checked.shape[0] != 1:
+        raise InvalidVectorError(f"{what} must be one vector, got shape {np.shape(vector)}")
+    return checked.shape[1], vector_to_blob(checked[0])
+
+
 def vector_to_blob(vector: np.ndarray) -> bytes:
     """Little-endian float16 bytes of one (already checked) vector."""
     return vector.astype("<f2").tobytes()

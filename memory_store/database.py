@@ -83,6 +83,7 @@ class Database:
         self.synchronous = synchronous
         self.busy_timeout_s = busy_timeout_s
         self._write_lock = threading.RLock()
+        self._writer: sqlite3.Connection | None = None  # write_dbapi's own connection (files only)
         # an in-memory database is one connection shared by every thread: serialize reads too
         self._read_lock: threading.RLock | None = threading.RLock() if path is None else None
         if path is not None:
@@ -149,6 +150,52 @@ class Database:
             time.sleep(delay * (0.5 + random.random()))
             delay = min(delay * 2, 0.25)
 
+    def write_dbapi(self, fn: Callable[[sqlite3.Connection], T], *, wait: bool = True) -> T:
+        """Run ``fn(sqlite3_connection)`` in one ``BEGIN IMMEDIATE`` transaction: the fast path for hot writes.
+
+        Same guarantees as :meth:`write` (one writer in this process, busy retries, rollback on an exception,
+        ``fn`` may run more than once) without SQLAlchemy: for a file, a DB-API connection kept for this
+        purpose; in memory, the shared connection. A one-row insert and commit costs ~30 µs here, against
+        ~150 µs through :meth:`write`.
+
+        ``wait=False``: raise :class:`DatabaseBusyError` at once, instead of waiting, when another thread or
+        process holds the write lock (an event loop uses it to commit inline and falls back to a thread).
+        """
+        deadline = time.monotonic() + self.busy_timeout_s
+        delay = 0.001
+        while True:
+            if not self._write_lock.acquire(blocking=wait):
+                raise DatabaseBusyError(f"{self.path}: another thread is writing")
+            try:
+                if self.path is None:
+                    with _not_none(self._read_lock), self.engine.connect() as conn:
+                        raw = conn.connection.driver_connection
+                        assert raw is not None
+                        return _transaction(raw, fn)
+                if self._writer is None:
+                    self._writer = self._connect_writer(self.path)
+                return _transaction(self._writer, fn)
+            except sqlite3.OperationalError as exc:
+                if not is_busy(exc):
+                    raise
+                if not wait or time.monotonic() >= deadline:
+                    raise DatabaseBusyError(
+                        f"{self.path}: another process holds the write lock"
+                        + ("" if not wait else f" for over {self.busy_timeout_s:g} s")
+                    ) from exc
+            finally:
+                self._write_lock.release()
+            time.sleep(delay * (0.5 + random.random()))
+            delay = min(delay * 2, 0.25)
+
+    def _connect_writer(self, path: Path) -> sqlite3.Connection:
+        # busy_timeout 0: a busy lock fails at once and write_dbapi decides whether to wait (backoff above)
+        conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+        conn.execute("PRAGMA busy_timeout = 0")
+        conn.execute(f"PRAGMA synchronous = {self.synchronous}")
+        conn.execute("PRAGMA foreign_keys = ON")
+        return conn
+
     def _run(self, fn: Callable[[Connection], T], *, write: bool, foreign_keys: bool) -> T:
         lock = self._read_lock if self._read_lock is not None else _NO_LOCK
         with lock, self.engine.connect() as conn:
@@ -206,6 +253,10 @@ class Database:
 
     def close(self) -> None:
         """Release every connection (a WAL checkpoint happens when the last one closes)."""
+        with self._write_lock:
+            if self._writer is not None:
+                self._writer.close()
+                self._writer = None
         self.engine.dispose()
 
 
@@ -218,6 +269,23 @@ class _NoLock:
 
 
 _NO_LOCK = _NoLock()
+
+
+def _not_none(lock: threading.RLock | None) -> threading.RLock:
+    assert lock is not None
+    return lock
+
+
+def _transaction(conn: sqlite3.Connection, fn: Callable[[sqlite3.Connection], T]) -> T:
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        result = fn(conn)
+        conn.execute("COMMIT")
+    except BaseException:
+        if conn.in_transaction:
+            conn.execute("ROLLBACK")
+        raise
+    return result
 
 
 def _enable_wal(conn: Connection) -> None:

@@ -50,21 +50,52 @@ class NewEpisode:
     importance: float = 1.0
     time: float | None = None
 
-    def to_row(self, now: float) -> dict[str, Any]:
-        """The row's values without the vector (checked apart, for the whole batch at once)."""
+    def encode(self, dim: int | None, now: float) -> EncodedEpisode:
+        """Check and encode this episode for the ``episodes`` table (vector, payloads, digest).
+
+        Raises InvalidVectorError (size other than ``dim``, NaN, infinity, beyond float16) or
+        InvalidMemoryInputError (a bad field) before anything is written.
+        """
         if not isinstance(self.route, str):
             raise InvalidMemoryInputError(f"route must be a str, got {self.route!r}")
-        return {
-            "time": now if self.time is None else finite(self.time, "time", InvalidMemoryInputError),
-            "input_digest": codec.digest(self.input),
-            "input": codec.encode_payload(self.input, what="input"),
-            "output": codec.encode_payload(self.output, what="output"),
-            "route": self.route,
-            "confidence": optional_finite(self.confidence, "confidence"),
-            "label": None if self.label is None else int(self.label),
-            "reward": optional_finite(self.reward, "reward"),
-            "importance": finite(self.importance, "importance", InvalidMemoryInputError),
-        }
+        size, blob = codec.vector_blob(self.vector, dim, what="episode vector")
+        values = (
+            now if self.time is None else finite(self.time, "time", InvalidMemoryInputError),
+            codec.digest(self.input),
+            codec.encode_payload(self.input, what="input"),
+            codec.encode_payload(self.output, what="output"),
+            self.route,
+            optional_finite(self.confidence, "confidence"),
+            None if self.label is None else int(self.label),
+            optional_finite(self.reward, "reward"),
+            finite(self.importance, "importance", InvalidMemoryInputError),
+            blob,
+        )
+        return EncodedEpisode(size, values)
+
+
+#: The columns of :attr:`EncodedEpisode.values`, in order.
+ENCODED_COLUMNS = (
+    "time",
+    "input_digest",
+    "input",
+    "output",
+    "route",
+    "confidence",
+    "label",
+    "reward",
+    "importance",
+    "vector",
+)
+
+
+@dataclass(frozen=True, slots=True)
+class EncodedEpisode:
+    """A checked episode in its stored form (:meth:`EpisodicMemory.encode`): ``dim`` and the row's
+    ``values`` in :data:`ENCODED_COLUMNS` order. Committing it cannot fail on its content."""
+
+    dim: int
+    values: tuple[Any, ...]
 
 
 @dataclass(frozen=True, slots=True)

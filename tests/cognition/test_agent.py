@@ -140,10 +140,10 @@ async def test_budget_keeps_system2_out(model_path, fast_graph, samples) -> None
 async def test_background_failure_reaches_callers(model_path, fast_graph, samples) -> None:
     async with Agent(model_path, memory=":memory:", fast_model=fast_graph) as agent:
 
-        def broken(rows):
+        def broken(episodes, wait=True):
             raise OSError("disk full")
 
-        agent._rows.commit = broken  # type: ignore[method-assign]
+        agent._writer.commit_rows = broken
         with pytest.raises(BackgroundTaskError) as info:
             await agent.infer(samples[0][0])
         assert isinstance(info.value.__cause__, OSError)
@@ -187,3 +187,78 @@ def test_config_is_checked_and_frozen() -> None:
         AgentConfig(novelty_quantile=2.0)
     with pytest.raises(dataclasses.FrozenInstanceError):
         AgentConfig().budget_s = 1.0  # type: ignore[misc]
+
+
+def test_cognition_stores_episodes_only_through_memory_store() -> None:
+    import ast
+    from pathlib import Path
+
+    import cognition
+
+    for path in Path(cognition.__file__).parent.glob("*.py"):
+        tree = ast.parse(path.read_text())
+        imported = {a.name for n in ast.walk(tree) if isinstance(n, ast.Import) for a in n.names}
+        imported |= {n.module or "" for n in ast.walk(tree) if isinstance(n, ast.ImportFrom)}
+        assert not imported & {"sqlite3", "sqlalchemy"}, f"{path.name} reaches past memory_store's API"
+
+
+async def test_commit_waits_out_another_process_without_blocking_the_loop(model_path, samples, tmp_path) -> None:
+    import sqlite3
+
+    import trio
+
+    db = tmp_path / "agent.db"
+    async with Agent(model_path, memory=db, fast_model=model_path) as agent:
+        await agent.infer(samples[0][0])
+        other = sqlite3.connect(db, isolation_level=None, check_same_thread=False)
+        other.execute("BEGIN IMMEDIATE")  # another process holds the write lock for 0.2 s
+        ticks = 0
+
+        async def tick() -> None:
+            nonlocal ticks
+            while True:
+                await trio.sleep(0.01)
+                ticks += 1
+
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(tick)
+            await trio.to_thread.run_sync(lambda: None)
+            trio.lowlevel.current_trio_token().run_sync_soon(lambda: None)
+            with trio.fail_after(10):
+                async with trio.open_nursery() as inner:
+                    inner.start_soon(agent.infer, samples[0][1])
+                    await trio.sleep(0.2)
+                    other.execute("COMMIT")
+            nursery.cancel_scope.cancel()
+        other.close()
+        assert ticks >= 10  # the loop kept running while the commit waited in a worker thread
+        assert agent.statistics().episodes_stored == 2
+
+
+async def test_wide_features_are_stored_projected(tmp_path) -> None:
+    from onnx import TensorProto, helper, numpy_helper
+
+    rng = np.random.default_rng(0)
+    w1 = numpy_helper.from_array(rng.standard_normal((8, 300)).astype(np.float32), "w1")
+    w2 = numpy_helper.from_array(rng.standard_normal((300, 3)).astype(np.float32), "w2")
+    graph = helper.make_graph(
+        [
+            helper.make_node("MatMul", ["x", "w1"], ["h"]),
+            helper.make_node("Relu", ["h"], ["r"]),
+            helper.make_node("MatMul", ["r", "w2"], ["y"]),
+        ],
+        "wide",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 8])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 3])],
+        [w1, w2],
+    )
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)]).SerializeToString()
+    xs = rng.standard_normal((20, 8)).astype(np.float32)
+    db = tmp_path / "wide.db"
+    async with Agent(model, memory=db, fast_model=model) as agent:
+        ids = [(await agent.infer(x)).episode_id for x in xs]
+        assert agent.memory.episodic.dim == 128  # 300 penultimate activations, projected
+        nearest = await agent.recall(xs[7], k=1)
+        assert nearest[0].id == ids[7] and nearest[0].distance == pytest.approx(0.0, abs=0.5)
+    async with Agent(model, memory=db, fast_model=model) as agent:  # reopens with the same projection
+        assert (await agent.recall(xs[3], k=1))[0].id == ids[3]

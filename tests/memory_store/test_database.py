@@ -65,6 +65,7 @@ def test_exported_names() -> None:
         "Consolidation",
         "DatabaseBusyError",
         "DatabaseVersionError",
+        "EncodedEpisode",
         "Episode",
         "EpisodicMemory",
         "HnswParams",

@@ -1,9 +1,10 @@
 """Child process for the durability and concurrency tests (run as a script, not collected by pytest).
 
-    python writer_child.py DB SEED [BATCHES] [--save-every N] [--semantic]
+    python writer_child.py DB SEED [BATCHES] [--save-every N] [--semantic] [--commit]
 
 Adds batches of 8-d episodes and prints ``ready`` once open, then one line of ids per ``add_many`` that
-returned (flushed at once), so whatever the parent read was committed. Vectors are a function of the seed
+returned (flushed at once), so whatever the parent read was committed. ``--commit``: every other batch goes
+through ``commit`` (rows only, the index catches up later) instead of ``add_many``. Vectors are a function of the seed
 and the batch number, so the parent can recompute them. With no BATCHES it writes until killed.
 """
 
@@ -43,15 +44,15 @@ def main() -> None:
     batches = int(rest[0]) if rest and rest[0].isdigit() else None
     save_every = int(rest[rest.index("--save-every") + 1]) if "--save-every" in rest else 0
     semantic = "--semantic" in rest
+    fast = "--commit" in rest
     memory = memory_store.open_memory(db, dim=8)
     print("ready", flush=True)
     batch = 0
     while batches is None or batch < batches:
         size = 1 + batch % 7
         vectors = vectors_for(seed, batch, size)
-        ids = memory.episodic.add_many(
-            [NewEpisode(vector=v, route=f"p{seed}", label=batch, input=np.full(3, batch)) for v in vectors]
-        )
+        new = [NewEpisode(vector=v, route=f"p{seed}", label=batch, input=np.full(3, batch)) for v in vectors]
+        ids = memory.episodic.commit(new) if fast and batch % 2 else memory.episodic.add_many(new)
         print(seed, batch, *ids, flush=True)
         if semantic:
             a, b = memory.semantic.add_concepts([f"s{seed}-{batch}", f"s{seed}-{batch + 1}"])
