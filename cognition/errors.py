@@ -7,13 +7,14 @@ reported in the Thought, not raised::
     RonnError (engine.errors)
     └── AgentError                 base of everything the agent cycle raises on purpose
         ├── AgentNotRunningError   infer/feedback/recall outside ``async with agent`` (or after it closed)
-        └── BackgroundTaskError    a background task (the episode writer, the indexer) failed; the original
-                                   exception is the ``__cause__``; every later call raises it again
+        ├── BackgroundTaskError    a background task (the episode writer, the indexer) failed; the original
+        │                          exception is the ``__cause__``; every later call raises it again
+        └── HeadNotFoundError      the model has no trailing dense layers to learn (a ``ModelError`` too)
 """
 
 from __future__ import annotations
 
-from engine.errors import RonnError
+from engine.errors import ModelError, RonnError
 
 
 class AgentError(RonnError):
@@ -28,4 +29,8 @@ class BackgroundTaskError(AgentError, RuntimeError):
     """A background task of the agent failed; ``__cause__`` holds what went wrong."""
 
 
-__all__ = ["AgentError", "AgentNotRunningError", "BackgroundTaskError"]
+class HeadNotFoundError(AgentError, ModelError):
+    """The model's graph has no trailing Gemm/MatMul layers with initializer weights to learn."""
+
+
+__all__ = ["AgentError", "AgentNotRunningError", "BackgroundTaskError", "HeadNotFoundError"]

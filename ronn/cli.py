@@ -169,6 +169,9 @@ def build_parser() -> argparse.ArgumentParser:
     from ronn.bench import add_parser as add_bench_parser
 
     add_bench_parser(sub)
+    from ronn.experiment import add_parser as add_experiment_parser
+
+    add_experiment_parser(sub)
     return parser
 
 

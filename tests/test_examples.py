@@ -17,6 +17,7 @@ ROOT = Path(__file__).resolve().parent.parent
         ("simple_inference.py", ["inputs:", "y =", "caught:"]),
         ("onnx_model.py", ["digits_mlp.onnx", "Gemm", "probabilities: shape (1, 10)"]),
         ("brain_features.py", ["routing", "via system1", "route cache", "budget", "recall of input 3"]),
+        ("continual_learning.py", ["class-incremental", "System 1 agreement"]),
     ],
 )
 def test_example_runs(script: str, expected: list[str]) -> None:
