@@ -14,6 +14,15 @@ Usage (see benchmarks/README.md for the exact command with the BLAS environment)
 Inputs: the saved inputs from ``tests/data/<model>.npz`` cut to batch 1; for extra models, seeded random
 floats and ones for integer inputs (valid token ids, masks and token types), with symbolic dimensions set
 to 1 unless ``--dim NAME=SIZE`` says otherwise.
+
+``--batcher`` measures requests per second from 64 concurrent ``run_async`` tasks at batch 1, without and
+with the dynamic batcher (``--backend trio|asyncio``).
+
+``--full`` times the full-width models of the issue-3 speed targets instead (``benchmarks/models``, made by
+``scripts/export_bench_models.py``): batch-1 latency at one thread and batch-8 throughput, each as ours /
+onnxruntime beside its target; ``--profile`` adds RONN's per-op profile of each model at batch 1::
+
+    python benchmarks/bench_engine.py --full [--filter resnet18] [--profile] [--markdown FILE]
 """
 
 from __future__ import annotations
@@ -40,6 +49,11 @@ from engine.session import InferenceSession  # noqa: E402
 from ronn.bench import TYPES  # noqa: E402
 
 DATA = Path(__file__).resolve().parents[1] / "tests" / "data"
+MODELS = Path(__file__).resolve().parents[1] / "benchmarks" / "models"
+# Issue 3's targets: our batch-1 P50 / onnxruntime's, one thread.
+TARGETS = {"encoder": 1.0, "decoder": 1.0, "resnet18": 1.25, "mobilenetv2": 1.5, "mlp": 2.5}
+FULL_NAMES = {"encoder": "BERT-style encoder 6x384 seq 128", "decoder": "GPT-2-style decoder 4x256 seq 64",
+              "resnet18": "ResNet-18 224x224", "mobilenetv2": "MobileNetV2 224x224", "mlp": "MLP 784-256-256-10"}
 ORT_TYPES = TYPES  # onnxruntime type string -> numpy dtype, shared with `ronn bench`
 
 
@@ -135,6 +149,141 @@ def bench_model(path: Path, args: argparse.Namespace, progress: Progress, task: 
     return Result(name, ours, _common.Stats.from_ns(ort_ns), diff, error)
 
 
+def interleaved(ours_run: Any, ort_run: Any, feeds: dict[str, np.ndarray], rounds: int, warmup: int,
+                progress: Progress, task: Any) -> tuple[_common.Stats, _common.Stats]:
+    for _ in range(warmup):
+        ort_run(None, feeds)
+        ours_run(None, feeds)
+    ours_ns: list[int] = []
+    ort_ns: list[int] = []
+    for i in range(rounds):
+        first, second = (ours_run, ort_run) if i % 2 == 0 else (ort_run, ours_run)
+        a, b = time_ns(first, feeds), time_ns(second, feeds)
+        ours_ns.append(a if i % 2 == 0 else b)
+        ort_ns.append(b if i % 2 == 0 else a)
+        progress.advance(task)
+    return _common.Stats.from_ns(ours_ns), _common.Stats.from_ns(ort_ns)
+
+
+def full_feeds(session: Any, batch: int) -> dict[str, np.ndarray]:
+    """Seeded inputs at ``batch`` rows: normal floats, ones for integer inputs (valid ids, masks, types)."""
+    rng = np.random.default_rng(0)
+    feeds: dict[str, np.ndarray] = {}
+    for arg in session.get_inputs():
+        shape = [batch if i == 0 else (d if isinstance(d, int) else 1) for i, d in enumerate(arg.shape)]
+        dtype = ORT_TYPES[arg.type]
+        if np.issubdtype(dtype, np.floating):
+            feeds[arg.name] = rng.standard_normal(shape).astype(dtype)
+        else:
+            feeds[arg.name] = np.ones(shape, dtype=dtype)
+    return feeds
+
+
+def bench_full(args: argparse.Namespace, console: Console) -> str:
+    """Batch-1 latency and batch-8 throughput of the full-width models, ratios beside the targets."""
+    rows = []
+    profiles = []
+    names = [n for n in TARGETS if args.filter in n]
+    columns = (TextColumn("{task.description:<36}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
+    with Progress(*columns, console=console, transient=True) as progress:
+        for name in names:
+            path = args.models_dir / f"{name}.onnx"
+            if not path.is_file():
+                raise SystemExit(f"{path} is missing: run scripts/export_bench_models.py first")
+            ort_options = ort.SessionOptions()
+            ort_options.intra_op_num_threads = 1
+            ort_options.inter_op_num_threads = 1
+            reference = ort.InferenceSession(str(path), ort_options, providers=["CPUExecutionProvider"])
+            options = SessionOptions()
+            options.intra_op_num_threads = 1
+            session = InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+            cells: list[str] = [FULL_NAMES[name]]
+            for batch, rounds in ((1, args.rounds), (8, max(args.rounds // 4, 5))):
+                feeds = full_feeds(reference, batch)
+                diff = max(float(np.max(np.abs(np.asarray(g, np.float64) - e)))
+                           for g, e in zip(session.run(None, feeds), reference.run(None, feeds), strict=True))
+                task = progress.add_task(f"{name} batch {batch}", total=rounds)
+                ours, theirs = interleaved(session.run, reference.run, feeds, rounds, args.warmup, progress, task)
+                progress.remove_task(task)
+                ratio = ours.p50_ms / theirs.p50_ms
+                if batch == 1:
+                    verdict = "yes" if ratio <= TARGETS[name] else "no"
+                    cells += [f"{ours.p50_ms:.3f}", f"{theirs.p50_ms:.3f}", f"{ratio:.2f}",
+                              f"<= {TARGETS[name]:.2f}", verdict]
+                else:
+                    cells += [f"{8e3 / ours.p50_ms:.0f}", f"{8e3 / theirs.p50_ms:.0f}", f"{ratio:.2f}",
+                              f"{diff:.1e}"]
+            rows.append(cells)
+            if args.profile:
+                session.start_profiling()
+                feeds = full_feeds(reference, 1)
+                for _ in range(max(args.rounds // 2, 5)):
+                    session.run(None, feeds)
+                profiles.append(f"### {FULL_NAMES[name]} (batch 1, 1 thread)\n\n{session.get_profile().table()}")
+                session.end_profiling(str(Path(args.profile_dir) / f"{name}_profile.json"))
+    header = ["model", "ours P50 ms", "ORT P50 ms", "P50 ours/ORT", "target", "met",
+              "ours items/s @8", "ORT items/s @8", "batch-8 ours/ORT", "max abs diff @8"]  # fmt: skip
+    table = _common.markdown_table(header, rows)
+    return table + ("\n\n" + "\n\n".join(profiles) if profiles else "")
+
+
+async def _drive(session: InferenceSession, feeds: dict[str, np.ndarray], requests: int, tasks: int,
+                 batched: bool, max_batch: int) -> float:
+    """Requests per second of ``tasks`` concurrent loops of ``run_async`` (a warm-up pass first)."""
+    import anyio
+
+    if batched:
+        session.enable_batching(max_batch=max_batch, max_wait_s=0.002)
+    else:
+        session.disable_batching()
+    remaining = [0]
+
+    async def worker() -> None:
+        while remaining[0] > 0:
+            remaining[0] -= 1
+            await session.run_async(None, feeds)
+
+    rate = 0.0
+    for count in (min(requests, 2 * tasks), requests):
+        remaining[0] = count
+        start = time.perf_counter()
+        async with anyio.create_task_group() as tg:
+            for _ in range(tasks):
+                tg.start_soon(worker)
+        rate = count / (time.perf_counter() - start)
+    return rate
+
+
+def bench_batcher(args: argparse.Namespace) -> str:
+    """Throughput of ``run_async`` from many concurrent tasks, without and with the dynamic batcher."""
+    import anyio
+
+    rows = []
+    names = [n for n in ("mlp", "mobilenetv2", "encoder") if args.filter in n]
+    for name in names:
+        path = args.models_dir / f"{name}.onnx"
+        if not path.is_file():
+            raise SystemExit(f"{path} is missing: run scripts/export_bench_models.py first")
+        options = SessionOptions()
+        options.intra_op_num_threads = 1
+        session = InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+        feeds = full_feeds(session, 1)
+        requests = {"mlp": 4000, "mobilenetv2": 96, "encoder": 64}[name]
+        tasks = 64
+
+        start = time.perf_counter()
+        for _ in range(min(requests, 200)):
+            session.run(None, feeds)
+        sequential = min(requests, 200) / (time.perf_counter() - start)
+        cells = [FULL_NAMES[name], f"{sequential:.0f}"]
+        for batched, max_batch in ((False, 1), (True, 8), (True, 32)):
+            rate = anyio.run(_drive, session, feeds, requests, tasks, batched, max_batch, backend=args.backend)
+            cells.append(f"{rate:.0f} ({rate / sequential:.2f}x)")
+        rows.append(cells)
+    header = ["model", "sequential run() req/s", "run_async, no batcher", "batcher max 8", "batcher max 32"]
+    return _common.markdown_table(header, rows)
+
+
 def render(results: list[Result]) -> str:
     def ms(value: float) -> str:
         return f"{value:.3f}"
@@ -165,7 +314,31 @@ def main(argv: list[str] | None = None) -> int:
                         help="size of a symbolic dimension for synthetic inputs (default 1)")  # fmt: skip
     parser.add_argument("--markdown", type=Path, help="also write the table here")
     parser.add_argument("--json", type=Path, help="also write results and environment here")
+    parser.add_argument("--full", action="store_true",
+                        help="time the full-width target models (benchmarks/models) at batch 1 and 8")
+    parser.add_argument("--models-dir", type=Path, default=MODELS, help="folder of --full models")
+    parser.add_argument("--profile", action="store_true", help="--full: add RONN's per-op profile per model")
+    parser.add_argument("--profile-dir", default=".", help="--full --profile: where the Chrome traces go")
+    parser.add_argument("--batcher", action="store_true",
+                        help="throughput of 64 concurrent run_async tasks, without and with the dynamic batcher")
+    parser.add_argument("--backend", default="trio", choices=["trio", "asyncio"], help="--batcher event loop")
     args = parser.parse_args(argv)
+    if args.batcher:
+        table = bench_batcher(args)
+        print(table)
+        if args.markdown:
+            args.markdown.write_text(table + "\n")
+        return 0
+    if args.full:
+        if args.rounds == parser.get_default("rounds"):
+            args.rounds = 40
+        if args.warmup == parser.get_default("warmup"):
+            args.warmup = 5
+        table = bench_full(args, Console(stderr=True))
+        print(table)
+        if args.markdown:
+            args.markdown.write_text(table + "\n")
+        return 0
     args.dims = {k: int(v) for k, v in (d.split("=", 1) for d in args.dim)}
 
     paths = [] if args.no_data else sorted(args.data.glob("*.onnx"))

@@ -22,7 +22,7 @@ from onnx import helper
 
 from engine import ir
 from engine.errors import InvalidInputError, ModelError, ProviderError
-from engine.kernels.threads import intra_op_threads
+from engine.kernels.threads import run_with_threads
 from engine.loader import ModelSource, load_model
 from engine.options import SessionOptions
 from engine.passes.manager import optimize
@@ -256,9 +256,8 @@ class InferenceSession:
             slots = [self._output_slot(name) for name in output_names]
         execute = self._execute_profiled if self._profiler is not None else self._plan.execute
         threads = self._options.intra_op_num_threads
-        if threads:
-            with intra_op_threads(threads):  # BLAS and numba, for this call (numba's limit is per thread)
-                outputs = execute(feeds, template=self._template, output_slots=slots)
+        if threads:  # BLAS and numba, for this call (numba's limit is per thread)
+            outputs = run_with_threads(threads, execute, feeds, template=self._template, output_slots=slots)
         else:
             outputs = execute(feeds, template=self._template, output_slots=slots)
         return [self._own(out) for out in outputs]

@@ -64,28 +64,38 @@ def activate(v, code, p0, p1):  # type: ignore[no-untyped-def]
     return v
 
 
+@jit(inline="always", error_model="numpy")
+def _row_epilogue(row, b, code, p0, p1):  # type: ignore[no-untyped-def]
+    """``row[:] = act(row + b)``. Relu and Clip get loops of their own: the activation switch inside one
+    generic loop (and float64 constants) kept LLVM from vectorizing it, 10x slower on a 1.2M-element Clip."""
+    n = row.shape[0]
+    zero = np.float32(0.0)
+    if code == NONE:
+        for j in range(n):
+            row[j] += b
+    elif code == RELU:
+        for j in range(n):
+            row[j] = max(row[j] + b, zero)
+    elif code == CLIP:
+        for j in range(n):
+            row[j] = min(max(row[j] + b, p0), p1)
+    else:
+        for j in range(n):
+            row[j] = activate(row[j] + b, code, p0, p1)
+
+
 @jit(parallel=True, error_model="numpy")
 def _bias_act_parallel(y, bias, has_bias, code, p0, p1):  # type: ignore[no-untyped-def]
     for r in prange(y.shape[0]):
         b = bias[r] if has_bias else np.float32(0.0)
-        if code == NONE:  # a plain add vectorizes; the activation switch inside the loop does not
-            for j in range(y.shape[1]):
-                y[r, j] += b
-        else:
-            for j in range(y.shape[1]):
-                y[r, j] = activate(y[r, j] + b, code, p0, p1)
+        _row_epilogue(y[r], b, code, p0, p1)
 
 
 @jit(error_model="numpy")
 def _bias_act_serial(y, bias, has_bias, code, p0, p1):  # type: ignore[no-untyped-def]
     for r in range(y.shape[0]):
         b = bias[r] if has_bias else np.float32(0.0)
-        if code == NONE:  # a plain add vectorizes; the activation switch inside the loop does not
-            for j in range(y.shape[1]):
-                y[r, j] += b
-        else:
-            for j in range(y.shape[1]):
-                y[r, j] = activate(y[r, j] + b, code, p0, p1)
+        _row_epilogue(y[r], b, code, p0, p1)
 
 
 _NO_BIAS = np.zeros(1, dtype=np.float32)

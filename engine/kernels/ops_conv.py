@@ -6,9 +6,15 @@ and ``reshape`` copies after ``np.pad``, then moves the channel axis back, which
 layer on top of a 1.2 ms matmul. Here a numba loop writes the (C*kh*kw, OH*OW) column matrix directly,
 zeros standing in for the padding, and ``W @ cols`` lands in the output in NCHW order (``out=``).
 
-Depthwise and other convolutions with few input channels per group (``C/group * kh * kw`` up to
-:data:`DIRECT_MAX_TAPS`) gain nothing from BLAS (a 9-long inner product); a direct loop over output rows,
-vectorized along the row, computes them.
+Paths, in the order ``conv2d`` tries them:
+
+* depthwise (one input channel per group): a padded, stride-phase-split copy of each plane and flat
+  vectorized tap loops (``_dw_plane_padded``);
+* other narrow groups (``C/group * kh * kw`` up to :data:`DIRECT_MAX_TAPS`, not a 1x1 over 3+ channels): a
+  direct loop over output rows (BLAS gains nothing on a 9-long inner product);
+* wide stride-1 group-1 convolutions (``OW >= SHIFTED_MIN_WIDTH``): im2col-free shifted GEMMs accumulated
+  with ``cblas_sgemm``'s beta (``_conv_shifted``);
+* everything else: im2col (none for 1x1 stride 1) + one BLAS call per group.
 
 Other cases (1-D/3-D, float16/float64, unknown auto_pad) return NotImplemented and the reference runs.
 """
@@ -16,10 +22,11 @@ Other cases (1-D/3-D, float16/float64, unknown auto_pad) return NotImplemented a
 from __future__ import annotations
 
 import threading
+from typing import Any
 
 import numpy as np
 
-from engine.kernels._epilogue import NONE, activate, activation_code, bias_activation, parallel_ok
+from engine.kernels._epilogue import CLIP, NONE, RELU, activate, activation_code, bias_activation, parallel_ok
 from engine.kernels._numba import jit, prange
 from engine.ops._nn import auto_pads, conv_out_shape, spatial_attrs
 from engine.ops.op_fused_activation import apply_activation
@@ -29,18 +36,19 @@ DIRECT_MAX_TAPS = 18          # C/group * kh * kw at or below which the direct l
 _scratch = threading.local()
 
 
-def _columns(rows: int, cols: int) -> np.ndarray:
+def _columns(rows: int, cols: int, slot: str = "buf") -> np.ndarray:
     """A per-thread reusable float32 (rows, cols) buffer: a fresh multi-MB array each call costs its page
-    faults (about a third of the im2col time at ResNet sizes)."""
+    faults (about a third of the im2col time at ResNet sizes). ``slot`` names independent buffers."""
     size = rows * cols
-    buf = getattr(_scratch, "buf", None)
+    buf = getattr(_scratch, slot, None)
     if buf is None or buf.size < size:
-        buf = _scratch.buf = np.empty(size, dtype=np.float32)
+        buf = np.empty(size, dtype=np.float32)
+        setattr(_scratch, slot, buf)
     return buf[:size].reshape(rows, cols)
 
 
 @jit(inline="always", error_model="numpy")
-def _im2col_row(x, kh, kw, sh, sw, dh, dw, ph, pw, oh, ow, cols, row):  # type: ignore[no-untyped-def]
+def _im2col_row(x, kh, kw, sh, sw, dh, dw, ph, pw, r0, r1, ow, cols, row):  # type: ignore[no-untyped-def]
     """cols[(c*kh + i)*kw + j, r*ow + q] = x[c, r*sh + i*dh - ph, q*sw + j*dw - pw] (0 outside x)."""
     h, w = x.shape[1], x.shape[2]
     c = row // (kh * kw)
@@ -50,8 +58,8 @@ def _im2col_row(x, kh, kw, sh, sw, dh, dw, ph, pw, oh, ow, cols, row):  # type: 
     off = j * dw - pw
     q_lo = min(ow, max(0, (-off + sw - 1) // sw))
     q_hi = max(q_lo, min(ow, (w - 1 - off) // sw + 1)) if w - 1 - off >= 0 else q_lo
-    for r in range(oh):
-        base = r * ow
+    for r in range(r0, r1):
+        base = (r - r0) * ow
         y = r * sh + i * dh - ph
         if y < 0 or y >= h:
             for q in range(ow):
@@ -66,15 +74,15 @@ def _im2col_row(x, kh, kw, sh, sw, dh, dw, ph, pw, oh, ow, cols, row):  # type: 
 
 
 @jit(parallel=True, error_model="numpy")
-def _im2col_parallel(x, kh, kw, sh, sw, dh, dw, ph, pw, oh, ow, cols):  # type: ignore[no-untyped-def]
+def _im2col_parallel(x, kh, kw, sh, sw, dh, dw, ph, pw, r0, r1, ow, cols):  # type: ignore[no-untyped-def]
     for row in prange(cols.shape[0]):
-        _im2col_row(x, kh, kw, sh, sw, dh, dw, ph, pw, oh, ow, cols, row)
+        _im2col_row(x, kh, kw, sh, sw, dh, dw, ph, pw, r0, r1, ow, cols, row)
 
 
 @jit(error_model="numpy")
-def _im2col_serial(x, kh, kw, sh, sw, dh, dw, ph, pw, oh, ow, cols):  # type: ignore[no-untyped-def]
+def _im2col_serial(x, kh, kw, sh, sw, dh, dw, ph, pw, r0, r1, ow, cols):  # type: ignore[no-untyped-def]
     for row in range(cols.shape[0]):
-        _im2col_row(x, kh, kw, sh, sw, dh, dw, ph, pw, oh, ow, cols, row)
+        _im2col_row(x, kh, kw, sh, sw, dh, dw, ph, pw, r0, r1, ow, cols, row)
 
 
 @jit(inline="always", error_model="numpy")
@@ -132,7 +140,232 @@ def _direct_serial(x, w, y, cg, mg, sh, sw, dh, dw, ph, pw, bias, has_bias, code
                         bias, has_bias, code, p0, p1)
 
 
+@jit(inline="always", error_model="numpy", fastmath={"contract"})
+def _dw_plane_padded(xc, wk, yc, b, sh, sw, dh, dw, pt, pl, code, p0, p1, xp, acc):  # type: ignore[no-untyped-def]
+    """One depthwise plane yc (OH, OW) from xc (H, W) through a zero-padded, phase-split copy.
+
+    ``xp[pr * sw + pc, u, v] = padded[u * sh + pr, v * sw + pc]``: the padded plane split into stride
+    phases. Tap (i, j) of output (r, q) then reads phase ``((i*dh) % sh, (j*dw) % sw)`` at row
+    ``r + (i*dh) // sh`` and column ``q + (j*dw) // sw``, so for a block of output rows computed at the phase
+    width ``wh`` (columns >= OW are garbage, never stored) every tap is one flat, contiguous multiply-add
+    run with no boundary tests: long vector loops even for 7x7 planes and stride 2. Indices are unsigned so
+    numba drops its negative-index wraparound, which otherwise keeps LLVM from vectorizing.
+    """
+    h, w = xc.shape
+    kh, kw = wk.shape
+    oh, ow = yc.shape
+    hh, wh = xp.shape[1], xp.shape[2]
+    flat = xp.reshape(xp.shape[0], hh * wh)
+    size = flat.shape[0] * hh * wh
+    whole = xp.reshape(size)
+    for t in range(size):
+        whole[np.uint64(t)] = 0.0
+    for y in range(h):
+        rr = y + pt
+        u = rr // sh
+        if u >= hh:
+            break
+        xrow = xc[y]
+        for pc in range(sw):
+            dst = xp[(rr % sh) * sw + pc, u]
+            x0 = (pc - pl) % sw  # first input column landing in column phase pc
+            v0 = (x0 + pl) // sw
+            count = min((w - x0 + sw - 1) // sw if x0 < w else 0, wh - v0)
+            for k in range(count):
+                dst[np.uint64(v0 + k)] = xrow[np.uint64(x0 + k * sw)]
+    zero = np.float32(0.0)
+    unit = sh == 1 and sw == 1
+    rows = max(1, min(oh, 2048 // wh))  # the accumulator block stays in L1 across the taps
+    for r0 in range(0, oh, rows):
+        nr = min(rows, oh - r0)
+        n = nr * wh
+        for t in range(n):
+            acc[t] = b
+        for i in range(kh):
+            for j in range(kw):
+                k = wk[i, j]
+                if unit:
+                    src = flat[0]
+                    base = (r0 + i * dh) * wh + j * dw
+                else:
+                    src = flat[((i * dh) % sh) * sw + (j * dw) % sw]
+                    base = (r0 + (i * dh) // sh) * wh + (j * dw) // sw
+                for t in range(n):
+                    acc[np.uint64(t)] += k * src[np.uint64(base + t)]
+        for r in range(nr):
+            yrow = yc[r0 + r]
+            o = r * wh
+            if code == CLIP:
+                for q in range(ow):
+                    yrow[q] = min(max(acc[o + q], p0), p1)
+            elif code == RELU:
+                for q in range(ow):
+                    yrow[q] = max(acc[o + q], zero)
+            elif code == NONE:
+                for q in range(ow):
+                    yrow[q] = acc[o + q]
+            else:
+                for q in range(ow):
+                    yrow[q] = activate(acc[o + q], code, p0, p1)
+
+
+@jit(inline="always", error_model="numpy")
+def _dw_buffers(x, w, y, sh, sw, dh, dw, pt, pl):  # type: ignore[no-untyped-def]
+    """Scratch for one plane: the phase-split padded copy (one spare row for the flat loop's overrun of
+    garbage columns) and the accumulator block."""
+    oh, ow = y.shape[2], y.shape[3]
+    kh, kw = w.shape[2], w.shape[3]
+    hh = oh + ((kh - 1) * dh) // sh + 1
+    wh = ow + ((kw - 1) * dw) // sw
+    rows = max(1, min(oh, 2048 // wh))
+    return np.empty((sh * sw, hh + 1, wh), dtype=np.float32), np.empty(rows * wh, dtype=np.float32)
+
+
+@jit(parallel=True, error_model="numpy", fastmath={"contract"})
+def _depthwise_parallel(x, w, y, mg, sh, sw, dh, dw, pt, pl, bias, has_bias, code, p0, p1):  # type: ignore[no-untyped-def]
+    planes = y.shape[0] * y.shape[1]
+    for t in prange(planes):
+        n, m = t // y.shape[1], t % y.shape[1]
+        xp, acc = _dw_buffers(x, w, y, sh, sw, dh, dw, pt, pl)
+        b = bias[m] if has_bias else np.float32(0.0)
+        _dw_plane_padded(x[n, m // mg], w[m, 0], y[n, m], b, sh, sw, dh, dw, pt, pl, code, p0, p1, xp, acc)
+
+
+@jit(error_model="numpy", fastmath={"contract"})
+def _depthwise_serial(x, w, y, mg, sh, sw, dh, dw, pt, pl, bias, has_bias, code, p0, p1):  # type: ignore[no-untyped-def]
+    xp, acc = _dw_buffers(x, w, y, sh, sw, dh, dw, pt, pl)
+    for t in range(y.shape[0] * y.shape[1]):
+        n, m = t // y.shape[1], t % y.shape[1]
+        b = bias[m] if has_bias else np.float32(0.0)
+        _dw_plane_padded(x[n, m // mg], w[m, 0], y[n, m], b, sh, sw, dh, dw, pt, pl, code, p0, p1, xp, acc)
+
+
 _NO_BIAS = np.zeros(1, dtype=np.float32)
+
+# --- im2col-free "shifted GEMM" convolution (stride 1) ------------------------------------------------------
+#
+# With the input zero-padded into (C, Hp*Wp) rows, tap (i, j) of every output pixel, computed at the padded
+# width Wp, reads the same matrix shifted by i*dh*Wp + j*dw columns: Y (M, OH*Wp) = sum over taps of
+# W[:, :, i, j] @ Xp[:, shift : shift + OH*Wp]. Each term is a BLAS GEMM reading Xp in place (ldb = the row
+# length), accumulated into Y with beta = 1, so no (C*kh*kw, OH*OW) column matrix is written or read.
+# numpy's matmul has no beta, so this calls cblas_sgemm of numpy's own OpenBLAS through ctypes. The (Wp-OW)
+# garbage columns per row are dropped by the epilogue; they waste 4% at 56x56 but 29% at 7x7, so the path is
+# taken for OW >= SHIFTED_MIN_WIDTH (measured, 3x3: 64 ch @56 2.57 vs 4.16 ms; 128 @28 2.54 vs 3.22;
+# 256 @14 2.83 vs 3.00; 512 @7 4.50 vs 3.50).
+SHIFTED_MIN_WIDTH = 24
+_sgemm_fn: Any = None
+_sgemm_int: Any = None
+_sgemm_loaded = False
+_packed: dict[tuple[int, int], tuple[np.ndarray, np.ndarray]] = {}
+
+
+def _sgemm() -> Any:
+    """numpy's OpenBLAS ``cblas_sgemm`` through ctypes, or None (another BLAS, symbol not found)."""
+    global _sgemm_fn, _sgemm_int, _sgemm_loaded
+    if _sgemm_loaded:
+        return _sgemm_fn
+    _sgemm_loaded = True
+    try:
+        import ctypes
+
+        from engine.kernels.threads import _blas_controllers
+
+        for lib in _blas_controllers():
+            if getattr(lib, "internal_api", "") != "openblas":
+                continue
+            dll = ctypes.CDLL(lib.filepath)
+            for name, int_type in (("scipy_cblas_sgemm64_", ctypes.c_int64), ("cblas_sgemm64_", ctypes.c_int64),
+                                   ("scipy_cblas_sgemm", ctypes.c_int), ("cblas_sgemm", ctypes.c_int)):
+                fn = getattr(dll, name, None)
+                if fn is None:
+                    continue
+                i, f, p = int_type, ctypes.c_float, ctypes.c_void_p
+                fn.argtypes = [ctypes.c_int, ctypes.c_int, ctypes.c_int, i, i, i, f, p, i, p, i, f, p, i]
+                fn.restype = None
+                _sgemm_fn, _sgemm_int = fn, int_type
+                return fn
+    except Exception:  # noqa: BLE001 - no usable BLAS symbol: the im2col path stays
+        _sgemm_fn = None
+    return _sgemm_fn
+
+
+def _taps(w: np.ndarray) -> np.ndarray:
+    """W (M, C, kh, kw) as (kh*kw, M, C) contiguous; cached for read-only weights (initializers)."""
+    if w.flags.writeable:
+        return np.ascontiguousarray(w.transpose(2, 3, 0, 1)).reshape(-1, w.shape[0], w.shape[1])
+    key = (id(w), w.ctypes.data)
+    hit = _packed.get(key)
+    if hit is None or hit[0] is not w:
+        if len(_packed) > 512:
+            _packed.clear()
+        hit = _packed[key] = (w, np.ascontiguousarray(w.transpose(2, 3, 0, 1)).reshape(-1, w.shape[0], w.shape[1]))
+    return hit[1]
+
+
+@jit(error_model="numpy")
+def _copy_padded(x, pt, pl, wp, xp):  # type: ignore[no-untyped-def]
+    c, h, w = x.shape
+    for ch in range(c):
+        dst = xp[ch]
+        src = x[ch]
+        for t in range(dst.shape[0]):
+            dst[np.uint64(t)] = 0.0
+        for r in range(h):
+            base = (r + pt) * wp + pl
+            srow = src[r]
+            for q in range(w):
+                dst[np.uint64(base + q)] = srow[np.uint64(q)]
+
+
+@jit(error_model="numpy")
+def _strip_epilogue(yp, wp, y, bias, has_bias, code, p0, p1):  # type: ignore[no-untyped-def]
+    """y[m, r, q] = act(yp[m, r*wp + q] + bias[m]): drop the garbage columns, add bias, activate."""
+    m_, oh, ow = y.shape
+    zero = np.float32(0.0)
+    for m in range(m_):
+        b = bias[m] if has_bias else zero
+        src = yp[m]
+        for r in range(oh):
+            dst = y[m, r]
+            o = r * wp
+            if code == NONE:
+                for q in range(ow):
+                    dst[q] = src[o + q] + b
+            elif code == RELU:
+                for q in range(ow):
+                    dst[q] = max(src[o + q] + b, zero)
+            elif code == CLIP:
+                for q in range(ow):
+                    dst[q] = min(max(src[o + q] + b, p0), p1)
+            else:
+                for q in range(ow):
+                    dst[q] = activate(src[o + q] + b, code, p0, p1)
+
+
+def _conv_shifted(x: np.ndarray, w: np.ndarray, b: np.ndarray | None, y: np.ndarray, dilations: list[int],
+                  pads: list[int], act: tuple[int, float, float]) -> None:
+    """Stride-1, group-1 convolution into ``y`` by shifted GEMMs (see above)."""
+    sgemm = _sgemm()
+    n, c, h, wd = x.shape
+    m, _, kh, kw = w.shape
+    dh, dw = dilations
+    pt, pl, pb, pr = pads
+    hp, wp = h + pt + pb, wd + pl + pr
+    oh = y.shape[2]
+    length = hp * wp + (kw - 1) * dw
+    cols = oh * wp
+    taps = _taps(w)
+    xp = _columns(c, length)
+    yp = _columns(m, cols, "out")
+    code, p0, p1 = act
+    bias = _NO_BIAS if b is None else np.ascontiguousarray(b, dtype=np.float32)
+    for i in range(n):
+        _copy_padded(x[i], pt, pl, wp, xp)
+        for t in range(kh * kw):
+            shift = (t // kw) * dh * wp + (t % kw) * dw
+            sgemm(101, 111, 111, m, cols, c, 1.0, taps[t].ctypes.data, c, xp.ctypes.data + 4 * shift, length,
+                  0.0 if t == 0 else 1.0, yp.ctypes.data, cols)  # row-major, no transposes
+        _strip_epilogue(yp, wp, y[i], bias, b is not None, code, np.float32(p0), np.float32(p1))
 
 
 def conv2d(x: np.ndarray, w: np.ndarray, b: np.ndarray | None, *, group: int, strides: list[int],
@@ -152,21 +385,30 @@ def conv2d(x: np.ndarray, w: np.ndarray, b: np.ndarray | None, *, group: int, st
     y = np.empty((n, m, oh, ow), dtype=np.float32)
     code, p0, p1 = act
     taps = cg * kh * kw
-    if taps <= DIRECT_MAX_TAPS:
+    pointwise = kh == kw == 1 and sh == sw == 1 and not any(pads)
+    if taps <= DIRECT_MAX_TAPS and not (pointwise and group == 1 and taps > 2):
+        # (a 1x1 convolution over 3+ channels is a matrix product: BLAS beats the scalar loop 10-40x)
         bias = _NO_BIAS if b is None else np.ascontiguousarray(b, dtype=np.float32)
+        if cg == 1:  # depthwise (channel multiplier mg): the vectorized per-plane kernel
+            kernel = _depthwise_parallel if parallel_ok(n * m * oh * ow * taps) else _depthwise_serial
+            kernel(x, w, y, mg, sh, sw, dh, dw, ph, pw, bias, b is not None, code, np.float32(p0), np.float32(p1))
+            return y
         kernel = _direct_parallel if parallel_ok(n * m * oh * ow * taps) else _direct_serial
         kernel(x, w, y, cg, mg, sh, sw, dh, dw, ph, pw, bias, b is not None, code,
                np.float32(p0), np.float32(p1))
         return y
-    pointwise = kh == kw == 1 and sh == sw == 1 and not any(pads)
+    if (group == 1 and sh == sw == 1 and kh * kw > 1 and ow >= SHIFTED_MIN_WIDTH and _sgemm() is not None):
+        _conv_shifted(x, w, b, y, [dh, dw], list(pads), act)
+        return y
     w2 = w.reshape(group, mg, taps)
+    # (im2col in blocks of output rows sized for L2 was measured: no faster down to 1 MiB, slower below)
     for i in range(n):
         if pointwise:
             cols = x[i].reshape(c, oh * ow)
         else:
             cols = _columns(c * kh * kw, oh * ow)
             im2col = _im2col_parallel if parallel_ok(cols.size) else _im2col_serial
-            im2col(x[i], kh, kw, sh, sw, dh, dw, ph, pw, oh, ow, cols)
+            im2col(x[i], kh, kw, sh, sw, dh, dw, ph, pw, 0, oh, ow, cols)
         yi = y[i].reshape(m, oh * ow)
         if group == 1:
             np.matmul(w2[0], cols, out=yi)

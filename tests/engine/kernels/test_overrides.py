@@ -71,6 +71,25 @@ def test_conv_auto_pad_and_large(group):
     _assert_close(*_both("Conv", "", 17, x, w, group=group, auto_pad="SAME_UPPER", strides=[2, 2]))
 
 
+@pytest.mark.parametrize("stride", [1, 2])
+@pytest.mark.parametrize("threads", [1, 2])
+def test_depthwise_and_pointwise_mobilenet_shapes(stride, threads):
+    """The vectorized depthwise kernel (serial and parallel) and 1x1 convs with few channels (BLAS path)."""
+    from engine.kernels.threads import intra_op_threads
+
+    rng = np.random.default_rng(stride)
+    x = _rand(rng, (2, 24, 29, 30))
+    cases = [(_rand(rng, (24, 1, 3, 3)), 24, [1, 1, 1, 1]), (_rand(rng, (48, 1, 3, 3)), 24, [1, 0, 2, 1]),
+             (_rand(rng, (40, 24, 1, 1)), 1, [0, 0, 0, 0]), (_rand(rng, (6, 4, 1, 1)), 6, [0, 0, 0, 0])]
+    with intra_op_threads(threads):
+        for w, group, pads in cases:
+            b = _rand(rng, (w.shape[0],))
+            attrs = {"group": group, "pads": pads, "strides": [stride, stride] if w.shape[2] == 3 else [1, 1]}
+            _assert_close(*_both("FusedConv", RONN, 1, x, w, b, activation="Clip", activation_params=[0.0, 6.0],
+                                 **attrs))
+            _assert_close(*_both("Conv", "", 17, x, w, b, **attrs))
+
+
 @FAST
 @given(conv_case, st.sampled_from([("Relu", None), ("Clip", [0.0, 6.0]), ("HardSwish", None),
                                    ("LeakyRelu", [0.1]), ("Sigmoid", None), ("Tanh", None)]))
@@ -162,3 +181,58 @@ def test_fused_gelu_epilogue(op):
     a, b, c = _rand(rng, (2, 5, 8) if op == "FusedMatMul" else (5, 8)), _rand(rng, (8, 6)), _rand(rng, (6,))
     _assert_close(*_both(op, RONN, 1, a, b, c, activation="Gelu"), rtol=1e-5, atol=1e-6)
     assert _OVERRIDES[(RONN, op, 1)].fn(a, b, c, activation="Relu") is NotImplemented
+
+
+@FAST
+@given(st.lists(st.integers(1, 70), min_size=1, max_size=4), st.floats(0.1, 30.0), st.integers(0, 99))
+def test_softmax(shape, spread, seed):
+    x = _rand(np.random.default_rng(seed), shape) * np.float32(spread)
+    _assert_close(*_both("Softmax", "", 13, x), rtol=1e-5, atol=1e-7)
+    assert _OVERRIDES[("", "Softmax", 13)].fn(x.astype(np.float64)) is NotImplemented
+
+
+def test_softmax_extreme_values():
+    lo = np.finfo(np.float32).min
+    x = np.array([[0.0, lo, lo, 3.0], [lo, lo, lo, lo], [-np.inf, 0.0, 1.0, -np.inf], [80.0, -80.0, 0.0, 87.0]],
+                 dtype=np.float32)  # fmt: skip
+    got, want = _both("Softmax", "", 13, x)
+    np.testing.assert_allclose(got[0], want[0], rtol=1e-5, atol=1e-7)
+
+
+@pytest.mark.parametrize("mask_mode", ["none", "add", "where", "where_inverted"])
+@pytest.mark.parametrize("seed", [0, 1])
+def test_fused_attention(mask_mode, seed):
+    rng = np.random.default_rng(seed)
+    b, h, s, d = 2, 3, 9 + seed * 20, 8
+    q, kt, v = _rand(rng, (b, h, s, d)), _rand(rng, (b, h, d, s)), _rand(rng, (b, h, s, d))
+    mask = fill = None
+    if mask_mode == "add":
+        mask = np.where(rng.random((b, 1, 1, s)) < 0.3, np.finfo(np.float32).min, 0).astype(np.float32)
+    elif mask_mode != "none":
+        mask = np.tril(np.ones((s, s), dtype=bool))
+        fill = np.array(np.finfo(np.float32).min, dtype=np.float32)
+    _assert_close(*_both("FusedAttention", RONN, 1, q, kt, v, mask, fill, scale=0.35, mask_mode=mask_mode),
+                  rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.parametrize(("shape", "k", "pads", "dil", "bias", "act"), [
+    ((1, 8, 30, 26), 3, [1, 1, 1, 1], 1, True, ("Relu", None)),
+    ((2, 5, 27, 33), 3, [0, 2, 1, 0], 1, False, ("", None)),
+    ((1, 6, 31, 29), 3, [2, 2, 2, 2], 2, True, ("Clip", [0.0, 6.0])),
+    ((1, 4, 25, 40), 5, [2, 1, 2, 3], 1, True, ("Sigmoid", None)),
+    ((1, 3, 24, 30), 1, [1, 1, 1, 1], 1, True, ("", None)),  # 1x1 with pads: im2col path, not shifted
+])  # fmt: skip
+def test_conv_shifted_gemm_path(shape, k, pads, dil, bias, act):
+    """Wide stride-1 convolutions (OW >= SHIFTED_MIN_WIDTH) take the im2col-free shifted-GEMM path."""
+    from engine.kernels import ops_conv
+
+    rng = np.random.default_rng(sum(shape))
+    x, w = _rand(rng, shape), _rand(rng, (7, shape[1], k, k))
+    b = _rand(rng, (7,)) if bias else None
+    attrs = {"pads": pads, "dilations": [dil, dil], "strides": [1, 1]}
+    w.flags.writeable = False  # as initializers are: the packed taps are cached
+    for _ in range(2):
+        _assert_close(*_both("FusedConv", RONN, 1, x, w, b, activation=act[0], activation_params=act[1], **attrs))
+        _assert_close(*_both("Conv", "", 17, x, w, b, **attrs))
+    if k > 1:
+        assert ops_conv._sgemm() is not None and any(v[0] is w for v in ops_conv._packed.values())
