@@ -10,6 +10,7 @@ Example (trio or asyncio)::
 
 from __future__ import annotations
 
+import functools
 import math
 import os
 import time
@@ -25,15 +26,20 @@ import numpy as np
 import memory_store
 from engine.errors import InvalidInputError
 
+from .adaptation import Adaptation
 from .config import ROUTES, AgentConfig, AgentStatistics, LatencySummary, SleepReport, Thought
+from .consolidation import SleepEngine, SleepScheduler
 from .episodes import EpisodeWriter, Ticket, episode
-from .errors import AgentNotRunningError
+from .errors import AgentNotRunningError, BackgroundTaskError
+from .gradients import HeadNotFoundError
 from .models import Models, build_models
 from .router import HRM
 from .systems import Answer, System1
+from .vectors import Projection, VectorWindow
 
 _LATENCY_WINDOW = 10_000
 _S1_RECORDS = 20_000
+_INPUT_RECORDS = 4096  # inputs kept for feedback; older ones are read back from the episode row
 
 
 class Agent:
@@ -92,7 +98,7 @@ class Agent:
         models = self._models
         for runner in (models.system1, models.system2):
             runner.limiter = self._limiter
-        self._projection = _Projection(models.feature_dim, cfg.vector_dim, cfg.seed)
+        self._projection = Projection(models.feature_dim, cfg.vector_dim, cfg.seed)
         dim = self._projection.dim
         self.memory = await anyio.to_thread.run_sync(
             lambda: memory_store.open_memory(self._memory_arg, dim=dim, working_capacity=64)
@@ -116,7 +122,7 @@ class Agent:
             cache_size=cfg.cache_size,
             near_duplicate=cfg.near_duplicate_similarity,
         )
-        self._window = _VectorWindow(cfg.novelty_window, dim, cfg.novelty_k)
+        self._window = VectorWindow(cfg.novelty_window, dim, cfg.novelty_k)
         for e in reversed(recent):
             if e.vector is not None:
                 self._window.add(np.asarray(e.vector, np.float32))
@@ -128,17 +134,27 @@ class Agent:
             queue=cfg.write_queue,
             inline=cfg.commit_inline,
         )
+        self._adaptation, self._learning = await self._open_learning()
+        self._inputs: OrderedDict[Any, tuple[np.ndarray, bytes]] = OrderedDict()
+        self._sleeper = SleepEngine(
+            self.memory,
+            self._adaptation,
+            cfg,
+            flush=self._writer.flush,
+            weights_changed=self._system1.clear,
+        )
+        self._scheduler = SleepScheduler(cfg, self._scheduled_sleep)
         self._routes: dict[str, int] = dict.fromkeys(ROUTES, 0)
         self._latencies: dict[str, deque[float]] = {r: deque(maxlen=_LATENCY_WINDOW) for r in ROUTES}
         self._s1_records: OrderedDict[Any, tuple[float, int, str]] = OrderedDict()
-        self._escalations = self._budget_limited = self._feedback = self._sleeps = self._active = 0
+        self._escalations = self._budget_limited = self._feedback = self._active = 0
         self._tg = anyio.create_task_group()
         await self._tg.__aenter__()
         try:
             await self._tg.start(self._writer.run_writer)
             await self._tg.start(self._writer.run_indexer)
-            if cfg.sleep_interval_s is not None:
-                await self._tg.start(self._sleep_scheduler, cfg.sleep_interval_s)
+            if self._scheduler.enabled:
+                await self._tg.start(self._scheduler.run)
         except BaseException as exc:
             self._tg.cancel_scope.cancel()
             await self._tg.__aexit__(type(exc), exc, exc.__traceback__)
@@ -161,7 +177,10 @@ class Agent:
                 suppress = await self._tg.__aexit__(exc_type, exc, tb)
             finally:
                 with anyio.CancelScope(shield=True):
-                    await anyio.to_thread.run_sync(self._close_memory)
+                    try:
+                        await self._save_learning()  # the fast weights learned since the last sleep
+                    finally:
+                        await anyio.to_thread.run_sync(self._close_memory)
         if exc is None:
             self._writer.check()  # a deferred commit that failed must not pass silently
         return suppress
@@ -172,13 +191,39 @@ class Agent:
         finally:
             self.memory.close()
 
-    async def _sleep_scheduler(
-        self, interval_s: float, *, task_status: Any = anyio.TASK_STATUS_IGNORED
-    ) -> None:
-        task_status.started()
-        while True:
-            await anyio.sleep(interval_s)
-            await self.sleep()
+    async def _open_learning(self) -> tuple[Adaptation | None, str]:
+        """The learner of System 2's dense head, with what this memory kept of it (pushed into the sessions)."""
+        if not self.config.learn:
+            return None, "off (AgentConfig.learn is False)"
+        models = self._models
+        try:
+            adaptation = await anyio.to_thread.run_sync(
+                Adaptation.build, self._model, models.system1, models.system2, self.config
+            )
+        except HeadNotFoundError as exc:
+            return None, f"off: {exc}"
+        blobs = await self.memory.aio.state.get_many([adaptation.key, adaptation.key + "/system1"])
+        if adaptation.load(blobs):
+            adaptation.push()
+            student = adaptation.student
+            if student is not None and adaptation.system1_kind == "ternary":
+                models.system1.session = await anyio.to_thread.run_sync(adaptation.system1_from_student, student)
+        return adaptation, adaptation.description
+
+    async def _save_learning(self) -> None:
+        adaptation = self._adaptation
+        if adaptation is None:
+            return
+        async with adaptation.lock:
+            blobs = adaptation.state_blobs()
+        await self.memory.aio.state.put(blobs)
+
+    async def _scheduled_sleep(self, reason: str) -> SleepReport:
+        handled = self._scheduler.starting()
+        try:
+            return await self._sleeper.sleep(reason)
+        finally:
+            self._scheduler.slept(handled)
 
     # -- the cycle ---------------------------------------------------------------------------------
 
@@ -247,10 +292,16 @@ class Agent:
             episode(vector, percept.feeds, answer.output, route, answer.confidence)
         )
         ticket = await self._writer.submit(encoded, alone=self._active == 1)
+        key = ticket.id if ticket.id is not None else ticket
         if s1_record is not None:
-            self._s1_records[ticket.id if ticket.id is not None else ticket] = s1_record
+            self._s1_records[key] = s1_record
             if len(self._s1_records) > _S1_RECORDS:
                 self._s1_records.popitem(last=False)
+        if self._adaptation is not None:
+            self._inputs[key] = (next(iter(percept.feeds.values())), percept.digest)
+            if len(self._inputs) > _INPUT_RECORDS:
+                self._inputs.popitem(last=False)
+        self._scheduler.episode()
         latency = time.perf_counter() - start
         self._routes[route] += 1
         self._latencies[route].append(latency)
@@ -273,7 +324,9 @@ class Agent:
         """Record the outcome of an episode (its true ``label`` and/or a ``reward``) and learn from it.
 
         A label on an input System 1 answered (or escalated) calibrates the escalation threshold; a reward on
-        a System 1 answer counts as correct when positive.
+        a System 1 answer counts as correct when positive. When the agent learns (``config.learn``), a label
+        (or a positive reward, which confirms the answer given) takes one step of the fast weights at once
+        and the next ``infer`` runs the new weights; sleep folds them into the slow weights.
 
         Raises:
             InvalidInputError: neither label nor reward, or a bad one. UnknownIdError: no such episode.
@@ -307,8 +360,17 @@ class Agent:
             fields["reward"] = float(reward)
         if eid is None:  # a flush marker's ticket; cannot come from a Thought
             raise InvalidInputError("this Thought has no stored episode")
-        await self.memory.aio.episodic.update([eid], **fields)
+        try:  # on the event loop (~20 µs), unless another thread or process holds the write lock
+            self.memory.episodic.feedback(eid, **fields, wait=False)
+        except memory_store.DatabaseBusyError:
+            await anyio.to_thread.run_sync(functools.partial(self.memory.episodic.feedback, eid, **fields))
         self._feedback += 1
+        if self._adaptation is not None:
+            target = label
+            if target is None and reward is not None and reward > 0 and isinstance(thought_or_id, Thought):
+                target = thought_or_id.prediction  # a rewarded answer
+            if target is not None and target >= 0:
+                await self._learn(thought_or_id, eid, int(target))
         record = self._s1_records.pop(key, None)
         if record is not None:
             conf, prediction, route = record
@@ -316,6 +378,26 @@ class Agent:
                 self._hrm.calibrator.record(conf, prediction == int(label))
             elif route == "system1" and reward is not None:
                 self._hrm.calibrator.record(conf, reward > 0)
+
+    async def _learn(self, thought_or_id: Thought | int, eid: int, label: int) -> None:
+        adaptation = self._adaptation
+        assert adaptation is not None
+        ticket = thought_or_id.ticket if isinstance(thought_or_id, Thought) else None
+        record = self._inputs.pop(ticket, None) if ticket is not None else None
+        if record is None:
+            record = self._inputs.pop(eid, None)
+        if record is None:  # an older episode: its stored input
+            [stored] = await self.memory.aio.episodic.get([eid], with_payload=True)
+            if not isinstance(stored.input, np.ndarray):
+                return
+            record = (stored.input, stored.input_digest)
+        x, digest = record
+        async with adaptation.lock:
+            if adaptation.inline:
+                adaptation.feedback_sync(x, label)
+            else:
+                await anyio.to_thread.run_sync(adaptation.feedback_sync, x, label, limiter=self._limiter)
+        self._system1.forget(digest)  # the cached answer for this input predates the lesson
 
     async def recall(self, x: Any, k: int = 5) -> list[memory_store.Episode]:
         """The ``k`` stored episodes nearest to ``x`` (by feature vector), nearest first, with distances."""
@@ -337,24 +419,11 @@ class Agent:
         await self._writer.flush()
 
     async def sleep(self) -> SleepReport:
-        """Commit pending episodes, catch the index up and save it. (Replay, EWC and consolidation into the
-        knowledge graph arrive with the learning work.)"""
+        """Sleep now: commit pending episodes, score their importance, replay them into the slow weights,
+        refresh System 1, fold clusters into the knowledge graph, forget down to the capacity and save the
+        index (docs/sleep.md). Inference goes on meanwhile; a sleep already running is awaited first."""
         self._require_running()
-        start = time.perf_counter()
-        await self._writer.flush()
-
-        def index() -> None:
-            self.memory.episodic.sync()
-            self.memory.episodic.save_index()
-
-        await anyio.to_thread.run_sync(index)
-        self._sleeps += 1
-        return SleepReport(
-            self._episodes_before + self._writer.committed,
-            True,
-            time.perf_counter() - start,
-            ("flush", "index"),
-        )
+        return await self._scheduled_sleep("called")
 
     def statistics(self) -> AgentStatistics:
         """Routes taken, latency percentiles per route, cache hit rates, threshold, memory sizes."""
@@ -388,13 +457,20 @@ class Agent:
             novelty_window=len(self._window),
             memory_path=self.memory.path,
             durability=self.config.durability,
-            sleeps=self._sleeps,
+            sleeps=self._sleeper.sleeps,
+            learning=self._learning,
+            fast_updates=0 if self._adaptation is None else self._adaptation.learner.feedback_steps,
+            last_sleep=self._sleeper.last,
         )
 
     def _require_running(self) -> None:
         if not self._running:
             raise AgentNotRunningError("use the agent inside `async with agent:` (it is not running)")
         self._writer.check()
+        if self._scheduler.failure is not None:
+            raise BackgroundTaskError(
+                f"a scheduled sleep failed: {self._scheduler.failure!r}"
+            ) from self._scheduler.failure
 
     def _require_started(self) -> None:
         if not hasattr(self, "_writer"):
@@ -403,57 +479,6 @@ class Agent:
 
 def _with_features(answer: Answer, features: np.ndarray) -> Answer:
     return Answer(answer.output, answer.probabilities, answer.prediction, answer.confidence, features)
-
-
-class _Projection:
-    """Episode vectors from feature vectors: as they are up to ``dim`` components, else through a fixed
-    Gaussian projection to ``dim`` (Johnson-Lindenstrauss: distances kept within ~10% at 128 dimensions).
-
-    Wide vectors (a 2,048-d penultimate layer) would make every HNSW insert, stored row and novelty search
-    16x dearer for no better neighbours; the same projection serves ``recall``.
-    """
-
-    def __init__(self, size: int, dim: int, seed: int) -> None:
-        self._matrix: np.ndarray | None = None
-        self.dim = size
-        if size > dim:
-            rng = np.random.default_rng([seed, size, dim])
-            self._matrix = (rng.standard_normal((size, dim)) / math.sqrt(dim)).astype(np.float32)
-            self.dim = dim
-
-    def __call__(self, features: np.ndarray) -> np.ndarray:
-        return features if self._matrix is None else features @ self._matrix
-
-
-class _VectorWindow:
-    """The last ``size`` episode vectors in process: the novelty search without a database round trip
-    (two numpy calls for the nearest one: ``|m|^2 / 2 - m @ v`` ranks as the distance does)."""
-
-    def __init__(self, size: int, dim: int, k: int) -> None:
-        self._m = np.zeros((size, dim), np.float32)
-        self._half_sq = np.zeros(size, np.float32)
-        self._n = 0
-        self._k = k
-
-    def __len__(self) -> int:
-        return min(self._n, len(self._m))
-
-    def distance(self, v: np.ndarray) -> float | None:
-        """Mean Euclidean distance from ``v`` to its ``k`` nearest vectors in the window."""
-        n = len(self)
-        if not n:
-            return None
-        m, half_sq = (self._m, self._half_sq) if n == len(self._m) else (self._m[:n], self._half_sq[:n])
-        d = half_sq - m @ v  # (|m|^2 - 2 m.v) / 2
-        k = min(self._k, n)
-        near = float(d.min() if k == 1 else np.partition(d, k - 1)[:k].mean())
-        return math.sqrt(max(2.0 * near + float(v @ v), 0.0))
-
-    def add(self, v: np.ndarray) -> None:
-        i = self._n % len(self._m)
-        self._m[i] = v
-        self._half_sq[i] = 0.5 * float(v @ v)
-        self._n += 1
 
 
 __all__ = ["Agent", "AgentConfig", "AgentStatistics", "SleepReport", "Thought"]

@@ -12,10 +12,14 @@ import numpy as np
 
 from engine.errors import InvalidInputError
 
+from .consolidation_steps import ImportanceWeights
+from .learning import LearningConfig
+
 Route = Literal["cache", "system1", "system2"]
 ROUTES: tuple[Route, ...] = ("cache", "system1", "system2")
 Durability = Literal["durable", "deferred"]
 ConfidenceMeasure = Literal["max_probability", "margin", "entropy"]
+System1Refresh = Literal["distill", "ternarize", "off"]
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -61,7 +65,29 @@ class AgentConfig:
         vector_dim: episode vectors (stored, indexed, searched for novelty and ``recall``) wider than this
             go through a fixed random projection to this size.
         seed: seeds the random projection.
-        sleep_interval_s: run ``agent.sleep()`` this often in the background (None: only when called).
+    Learning (docs/sleep.md):
+        learn: False freezes the weights (feedback only records labels and calibrates the HRM).
+        learning: a :class:`~cognition.learning.LearningConfig`: strategy (default ``"replay_online_ewc"``),
+            fast/slow learning rates, EWC λ and γ, epochs per sleep.
+    Sleep (each trigger None: off; ``await agent.sleep()`` always works):
+        sleep_every_episodes: sleep after this many new episodes. sleep_interval_s: sleep this often.
+        sleep_idle_s: sleep once ``infer`` has not been called for this long (once per idle spell, and only
+            when episodes arrived since the last sleep).
+        episode_capacity: forgetting keeps at most this many episodes (None: keep all); only consolidated
+            episodes are forgotten, least important first, so a sleep that consolidates fewer than the excess
+            leaves more until the next one.
+        sleep_batch: new episodes one sleep scores, replays and consolidates at most (the oldest first).
+        replay_per_class: stored (consolidated) episodes replayed per label, chosen by importance
+            (prioritized, ``replay_alpha``: 0 uniform, 1 proportional).
+        importance: the weights of recency, frequency, novelty, surprise and reward.
+        system1_refresh: after replay, ``"distill"`` trains the ternary System 1 on replayed inputs against
+            System 2 (straight-through estimator, ``distill_epochs``); ``"ternarize"`` only ternarizes the new
+            weights; ``"off"`` leaves System 1 alone. A refreshed System 1 replaces the running one only when
+            it agrees with System 2 on the replayed inputs at least as often.
+        concept_min_size: clusters smaller than this make no concept. hebbian_rate: strengthening of
+            concepts active in the same sleep; relation_decay: every relation weight is multiplied by this
+            each sleep (weights below 0.01 are pruned).
+        dream: synthetic episodes (perturbed or interpolated replays) added to replay, as a share of it.
     """
 
     durability: Durability = "durable"
@@ -89,7 +115,22 @@ class AgentConfig:
     feature_dim: int = 64
     vector_dim: int = 128
     seed: int = 0
+    learn: bool = True
+    learning: LearningConfig = field(default_factory=LearningConfig)
+    sleep_every_episodes: int | None = None
     sleep_interval_s: float | None = None
+    sleep_idle_s: float | None = None
+    episode_capacity: int | None = None
+    sleep_batch: int = 2048
+    replay_per_class: int = 20
+    replay_alpha: float = 0.6
+    importance: ImportanceWeights = field(default_factory=ImportanceWeights)
+    system1_refresh: System1Refresh = "distill"
+    distill_epochs: int = 10
+    concept_min_size: int = 3
+    hebbian_rate: float = 0.1
+    relation_decay: float = 0.95
+    dream: float = 0.0
 
     def __post_init__(self) -> None:
         def bad(name: str, want: str) -> InvalidInputError:
@@ -109,11 +150,14 @@ class AgentConfig:
             "novelty_window",
             "feature_dim",
             "vector_dim",
+            "sleep_batch",
+            "replay_per_class",
+            "concept_min_size",
         ):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
                 raise bad(name, "a positive int")
-        for name in ("quantile_warmup", "cache_size", "seed"):
+        for name in ("quantile_warmup", "cache_size", "seed", "distill_epochs"):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or value < 0:
                 raise bad(name, "an int >= 0")
@@ -130,7 +174,25 @@ class AgentConfig:
             value = getattr(self, name)
             if not isinstance(value, int | float) or not math.isfinite(value) or value < 0:
                 raise bad(name, "a finite number >= 0")
-        for name in ("budget_s", "sleep_interval_s"):
+        for name in ("sleep_every_episodes", "episode_capacity"):
+            value = getattr(self, name)
+            if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 1):
+                raise bad(name, "None or a positive int")
+        if self.system1_refresh not in ("distill", "ternarize", "off"):
+            raise bad("system1_refresh", "'distill', 'ternarize' or 'off'")
+        if not isinstance(self.learning, LearningConfig):
+            raise bad("learning", "a cognition.learning.LearningConfig")
+        if not isinstance(self.importance, ImportanceWeights):
+            raise bad("importance", "a cognition.consolidation_steps.ImportanceWeights")
+        for name in ("replay_alpha", "hebbian_rate", "relation_decay"):
+            value = getattr(self, name)
+            if not isinstance(value, int | float) or not 0.0 <= value <= 1.0:
+                raise bad(name, "a number in [0, 1]")
+        if not isinstance(self.dream, int | float) or not 0.0 <= self.dream <= 10.0:
+            raise bad("dream", "a number in [0, 10]")
+        if not isinstance(self.learn, bool):
+            raise bad("learn", "a bool")
+        for name in ("budget_s", "sleep_interval_s", "sleep_idle_s"):
             value = getattr(self, name)
             if value is not None and (not isinstance(value, int | float) or not value > 0):
                 raise bad(name, "None or a number > 0")
@@ -202,6 +264,9 @@ class AgentStatistics:
     memory_path: Path | None
     durability: str
     sleeps: int
+    learning: str = ""  #: what learns ("off", or the head's parameters and the strategy)
+    fast_updates: int = 0  #: feedback steps applied to the fast weights
+    last_sleep: SleepReport | None = None
 
     def as_dict(self) -> dict[str, Any]:
         return {f.name: getattr(self, f.name) for f in fields(self)}
@@ -209,10 +274,47 @@ class AgentStatistics:
 
 @dataclass(frozen=True)
 class SleepReport:
-    """What one ``agent.sleep()`` did. Consolidation steps (replay, EWC, concepts, forgetting) arrive with the
-    learning issue; today sleep commits pending episodes, catches the index up and saves it."""
+    """What one sleep did (``await agent.sleep()``, or a scheduled one: ``statistics().last_sleep``).
+
+    ``steps`` names the steps that ran, in order, and ``step_s`` their durations. Fields of a step that did
+    not run keep their zero / None defaults.
+
+    - flush + index: ``episodes`` stored after the sleep, ``indexed``.
+    - importance: ``scored`` new episodes got an importance (recency, frequency, novelty, surprise, reward),
+      ``mean_importance`` over them.
+    - replay: ``learned`` labelled new episodes and ``replayed`` stored ones (prioritized, class-balanced)
+      trained the slow weights under ``strategy``; ``dreamed`` synthetic ones were mixed in; ``loss`` is the
+      last epoch's data loss, ``penalty`` the EWC penalty after it; ``fisher`` says the Fisher estimate and
+      anchor moved.
+    - system1: ``system1_agreement_before`` / ``_after``: share of replayed inputs where System 1's top class
+      equals System 2's (with the new weights) before and after the refresh; ``system1_updated`` whether the
+      refreshed System 1 replaced the running one.
+    - concepts: ``concepts`` made or updated from clusters of episode vectors, ``relations`` written
+      (follows, same_label, similar, associated), ``relations_pruned`` by decay.
+    - forget: ``forgotten`` episodes (consolidated, least important) to stay within the capacity.
+    - consolidate: ``consolidated`` episodes marked consolidated.
+    """
 
     episodes: int
     indexed: bool
     duration_s: float
     steps: tuple[str, ...] = ()
+    reason: str = "called"
+    step_s: Mapping[str, float] = field(default_factory=dict)
+    scored: int = 0
+    mean_importance: float = 0.0
+    learned: int = 0
+    replayed: int = 0
+    dreamed: int = 0
+    strategy: str = ""
+    loss: float | None = None
+    penalty: float | None = None
+    fisher: bool = False
+    system1_agreement_before: float | None = None
+    system1_agreement_after: float | None = None
+    system1_updated: bool = False
+    concepts: int = 0
+    relations: int = 0
+    relations_pruned: int = 0
+    forgotten: int = 0
+    consolidated: int = 0

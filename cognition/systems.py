@@ -37,7 +37,8 @@ class ModelRunner:
     """One session, the output that holds scores, and where the feature vector comes from.
 
     ``inline`` runners call ``session.run`` on the event loop; the others go through
-    ``anyio.to_thread.run_sync`` under the shared ``limiter``.
+    ``anyio.to_thread.run_sync`` under the shared ``limiter``. Learning replaces ``session`` with one of
+    the same graph and new weights (one reference swap: a run in flight finishes on the old one).
     """
 
     def __init__(
@@ -54,6 +55,7 @@ class ModelRunner:
         self.description = description
         self.measure = measure
         self._names = [score_output] + ([feature_output] if feature_output else [])
+        self.score_output = score_output
         self._projection = projection
         self.probabilities_out = True  # decided by probe()
         self.inline = True
@@ -107,6 +109,15 @@ class System1:
         self.near_duplicate = near_duplicate
         self._cache: OrderedDict[bytes, Answer] = OrderedDict()
         self.lookups = self.hits = self.near_hits = 0
+
+    def forget(self, digest: bytes) -> None:
+        """Drop the cached answer for one input (its label just taught the model something)."""
+        self._cache.pop(digest, None)
+
+    def clear(self) -> None:
+        """Drop every cached answer and the System 2 answers in working memory (the weights changed)."""
+        self._cache.clear()
+        self.working.clear()
 
     def cached(self, digest: bytes) -> Answer | None:
         if not self.cache_size:

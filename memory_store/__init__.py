@@ -9,6 +9,7 @@ awaitables that run in worker threads (one writer). Example::
         nearest = memory.episodic.search(vector, k=5)
         cat = memory.semantic.add_concept("cat")
         memory.working.put("goal", vector, payload="find the cat")
+        memory.state.put({"learner": blob})       # named blobs, one transaction
 """
 
 from __future__ import annotations
@@ -35,11 +36,13 @@ from .errors import (
 from .hnsw_index import HnswParams, Space
 from .records import UNSET, Consolidation, EncodedEpisode, Episode, NewEpisode
 from .semantic import Concept, Relation, SemanticMemory
+from .state import StateStore
 from .working import WorkingItem, WorkingMemory
 
 
 class Memory:
-    """The three tiers over one database; close it (or use ``with``) to save the episodic index."""
+    """The three tiers over one database, and ``state`` (named blobs: what a learner keeps); close it (or
+    use ``with``) to save the episodic index."""
 
     def __init__(
         self, db: Database, episodic: EpisodicMemory, semantic: SemanticMemory, working: WorkingMemory
@@ -48,6 +51,7 @@ class Memory:
         self.episodic = episodic
         self.semantic = semantic
         self.working = working
+        self.state = StateStore(db)
         self.aio = AsyncMemory(self)
         self._closed = False
 
@@ -156,6 +160,7 @@ __all__ = [
     "NotARonnDatabaseError",
     "Relation",
     "SemanticMemory",
+    "StateStore",
     "UnknownIdError",
     "WorkingItem",
     "WorkingMemory",

@@ -15,7 +15,7 @@ Example (trio)::
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, ParamSpec, TypeVar
 
 import anyio
@@ -27,6 +27,7 @@ if TYPE_CHECKING:
     from . import Memory
     from .episodic import EpisodicMemory
     from .semantic import SemanticMemory
+    from .state import StateStore
 
 P = ParamSpec("P")
 T = TypeVar("T")
@@ -113,7 +114,17 @@ class AsyncSemantic:
         }
     )
     _READS = frozenset(
-        {"find", "concepts", "count", "relations", "neighbourhood", "base_level", "spreading", "activation"}
+        {
+            "find",
+            "concepts",
+            "concepts_named",
+            "count",
+            "relations",
+            "neighbourhood",
+            "base_level",
+            "spreading",
+            "activation",
+        }
     )
 
     def __init__(self, sync: SemanticMemory, limiters: _Limiters) -> None:
@@ -134,14 +145,33 @@ class AsyncSemantic:
         return call
 
 
+class AsyncState:
+    """Awaitable :class:`~memory_store.state.StateStore`."""
+
+    def __init__(self, sync: StateStore, limiters: _Limiters) -> None:
+        self.sync = sync
+        self._limiters = limiters
+
+    async def put(self, blobs: Mapping[str, bytes]) -> None:
+        await _run(self._limiters, True, self.sync.put, blobs)
+
+    async def get(self, key: str) -> bytes | None:
+        return await _run(self._limiters, False, self.sync.get, key)
+
+    async def get_many(self, keys: Iterable[str]) -> dict[str, bytes]:
+        return await _run(self._limiters, False, self.sync.get_many, list(keys))
+
+
 class AsyncMemory:
-    """``memory.aio``: the episodic and semantic tiers as awaitables; working memory needs no thread."""
+    """``memory.aio``: the episodic and semantic tiers and the state store as awaitables; working memory
+    needs no thread."""
 
     def __init__(self, memory: Memory, *, readers: int = 4) -> None:
         limiters = _Limiters(readers)
         self.memory = memory
         self.episodic = AsyncEpisodic(memory.episodic, limiters)
         self.semantic = AsyncSemantic(memory.semantic, limiters)
+        self.state = AsyncState(memory.state, limiters)
         self._limiters = limiters
 
     async def close(self) -> None:

@@ -17,7 +17,7 @@ import functools
 import math
 import sqlite3
 import time as _time
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -222,6 +222,61 @@ class EpisodicMemory:
         stmt = episodes.update().where(episodes.c.id.in_(bindparam("ids", expanding=True))).values(**values)
         self._db.write(lambda c: (self._require(c, ids), c.execute(stmt, {"ids": ids})))
 
+    def feedback(
+        self,
+        episode_id: int,
+        *,
+        label: int | None | Unset = UNSET,
+        reward: float | None | Unset = UNSET,
+        wait: bool = True,
+    ) -> None:
+        """Set one episode's label and/or reward: the fast path of :meth:`update` for an agent's feedback
+        (one DB-API transaction, ~20 µs). ``wait=False`` raises DatabaseBusyError at once instead of waiting
+        for another thread's or process's write lock. UnknownIdError if there is no such episode."""
+        [eid] = id_list([episode_id])
+        sets: list[str] = []
+        params: list[Any] = []
+        if not isinstance(label, Unset):
+            sets.append("label = ?")
+            params.append(None if label is None else int(label))
+        if not isinstance(reward, Unset):
+            sets.append("reward = ?")
+            params.append(None if reward is None else finite(reward, "reward", InvalidMemoryInputError))
+        if not sets:
+            return
+        sql = f"UPDATE episodes SET {', '.join(sets)} WHERE id = ?"
+
+        def write(conn: sqlite3.Connection) -> int:
+            return conn.execute(sql, (*params, eid)).rowcount
+
+        if self._db.write_dbapi(write, wait=wait) == 0:
+            raise UnknownIdError("episode id", {eid})
+
+    def set_importance(
+        self, importance: Mapping[int, float], *, consolidation: Consolidation | Unset = UNSET
+    ) -> None:
+        """Give each episode its own importance (one transaction); ``consolidation`` sets every one's state.
+        Unknown ids raise and nothing is written."""
+        ids = id_list(importance.keys())
+        values = [
+            {"eid": i, "imp": finite(v, "importance", InvalidMemoryInputError)}
+            for i, v in zip(ids, importance.values(), strict=True)
+        ]
+        if not values:
+            return
+        extra: dict[str, Any] = {}
+        if not isinstance(consolidation, Unset):
+            try:
+                extra["consolidation"] = int(Consolidation(consolidation))
+            except ValueError:
+                raise InvalidMemoryInputError(f"unknown consolidation state {consolidation!r}") from None
+        stmt = (
+            episodes.update()
+            .where(episodes.c.id == bindparam("eid"))
+            .values(importance=bindparam("imp"), **extra)
+        )
+        self._db.write(lambda c: (self._require(c, ids), c.execute(stmt, values)))
+
     def forget(self, ids: Iterable[int]) -> None:
         """Delete episodes: their rows, then their index points. Unknown ids raise and delete nothing."""
         ids = id_list(ids)
@@ -263,12 +318,20 @@ class EpisodicMemory:
         rows = self._db.read(lambda c: c.execute(stmt).all())
         return [episode_from_row(r, with_payload) for r in rows]
 
-    def by_importance(self, consolidation: Consolidation, *, limit: int) -> list[Episode]:
-        """The most important episodes in a consolidation state, most important first (sleep's choice)."""
+    def by_importance(
+        self, consolidation: Consolidation, *, limit: int, lowest_first: bool = False, labelled: bool = False
+    ) -> list[Episode]:
+        """The most important episodes in a consolidation state, most important first (sleep's choice);
+        ``lowest_first``: the least important first (forgetting's choice); ``labelled``: only episodes with
+        a label. Uses the (state, importance) index."""
+        order = episodes.c.importance if lowest_first else episodes.c.importance.desc()
+        where = episode_filter(consolidation=consolidation)
+        if labelled:
+            where.append(episodes.c.label.is_not(None))
         stmt = (
             select(*_SUMMARY)
-            .where(*episode_filter(consolidation=consolidation))
-            .order_by(episodes.c.importance.desc(), episodes.c.id)
+            .where(*where)
+            .order_by(order, episodes.c.id)
             .limit(positive_int(limit, "limit"))
         )
         return [episode_from_row(r, False) for r in self._db.read(lambda c: c.execute(stmt).all())]

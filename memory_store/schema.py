@@ -98,4 +98,22 @@ relations = Table(
     Index("ix_relations_target_id", "target_id"),
 )
 
-__all__ = ["NAMING_CONVENTION", "concept_uses", "concepts", "episodes", "metadata", "relations", "ronn_meta"]
+#: Blobs by key (added by revision 0003): what the agent learned (weights, Fisher, anchors, System 1).
+learner_state = Table(
+    "learner_state",
+    metadata,
+    Column("key", String(128), primary_key=True),
+    Column("value", LargeBinary, nullable=False),
+    Column("updated", Float, nullable=False),
+)
+
+__all__ = [
+    "NAMING_CONVENTION",
+    "concept_uses",
+    "concepts",
+    "episodes",
+    "learner_state",
+    "metadata",
+    "relations",
+    "ronn_meta",
+]

@@ -129,6 +129,23 @@ class SemanticMemory:
             for r in (rows[i] for i in ids)
         ]
 
+    def concepts_named(self, prefix: str) -> list[Concept]:
+        """Every concept whose name starts with ``prefix``, by id (``LIKE`` with the prefix escaped)."""
+        escaped = prefix.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+        stmt = select(concepts).where(concepts.c.name.like(escaped + "%", escape="\\")).order_by(concepts.c.id)
+        rows = self._db.read(lambda c: c.execute(stmt).all())
+        return [
+            Concept(
+                r.id,
+                r.name,
+                None if r.prototype is None else codec.blob_to_vector(r.prototype),
+                r.created,
+                r.use_count,
+                r.first_use,
+            )
+            for r in rows
+        ]
+
     def remove_concepts(self, ids: int | Iterable[int]) -> None:
         """Delete concepts with their relations and use history."""
         ids = id_list(ids, "concept")

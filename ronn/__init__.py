@@ -10,6 +10,7 @@ This module only re-exports the public names; the code lives in ``engine``, ``me
 
 from cognition.agent import Agent as Agent
 from cognition.config import AgentConfig as AgentConfig
+from cognition.config import SleepReport as SleepReport
 from cognition.config import Thought as Thought
 from engine.errors import (
     ExecutionError as ExecutionError,
@@ -56,6 +57,7 @@ __all__ = [
     "ResourceLimitError",
     "RonnError",
     "SessionOptions",
+    "SleepReport",
     "Thought",
     "UnsupportedOperatorError",
     "get_available_providers",

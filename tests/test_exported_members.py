@@ -16,6 +16,7 @@ PUBLIC = {
     "ResourceLimitError",
     "RonnError",
     "SessionOptions",
+    "SleepReport",
     "Thought",
     "UnsupportedOperatorError",
     "get_available_providers",

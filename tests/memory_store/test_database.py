@@ -78,6 +78,7 @@ def test_exported_names() -> None:
         "NotARonnDatabaseError",
         "Relation",
         "SemanticMemory",
+        "StateStore",
         "UnknownIdError",
         "WorkingItem",
         "WorkingMemory",

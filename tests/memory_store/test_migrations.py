@@ -29,6 +29,7 @@ def _select_all(table: str, conn: Connection) -> Sequence[Row[Any]]:
 RELEASED = {
     "0001_initial_schema.py": "60898f387a68e269b9243e12f15df7fb8f7befb066c66a4fd0f0fd1e4577124b",
     "0002_episode_reward_consolidation.py": "25b50443571038b1fe15091d4c4758250f6d39e8357a49bea75736ebf4e3a90e",  # noqa: E501
+    "0003_learner_state.py": "28e45505495c6f688c5ba604bd1d600f654a3d16772b53a78127330d9f1f5b41",
 }
 
 
@@ -46,8 +47,8 @@ def test_released_revisions_are_unchanged() -> None:
 def test_migrations_run_from_the_package_without_alembic_ini() -> None:
     config = migrations.alembic_config()
     assert Path(config.get_main_option("script_location") or "") == migrations.MIGRATIONS_DIR
-    assert migrations.head_revision() == "0002"
-    assert migrations.known_revisions() == {"0001", "0002"}
+    assert migrations.head_revision() == "0003"
+    assert migrations.known_revisions() == {"0001", "0002", "0003"}
 
 
 def test_upgrade_from_the_first_revision_keeps_every_row(tmp_path: Path) -> None:
@@ -122,3 +123,13 @@ def test_downgrade_and_upgrade_again(db_path: Path) -> None:
     with memory_store.open_memory(db_path) as memory:
         assert memory.episodic.dim == 2
         memory.episodic.add(np.ones(2), reward=1.0)
+        memory.state.put({"learner": b"blob"})  # 0003's table is back
+
+
+def test_learner_state_survives_reopening(db_path: Path) -> None:
+    with memory_store.open_memory(db_path) as memory:
+        memory.state.put({"learner": b"\x00weights", "system1": b"latent"})
+        memory.state.put({"learner": b"newer"})
+    with memory_store.open_memory(db_path) as memory:
+        assert memory.state.get_many(["learner", "system1", "absent"]) == {"learner": b"newer", "system1": b"latent"}
+        assert memory.state.get("absent") is None and memory.state.keys() == ["learner", "system1"]
