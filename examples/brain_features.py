@@ -30,6 +30,9 @@ async def main() -> None:
             await agent.feedback(thought, label=int(y))
             if thought.episode_id is not None and thought.episode_id <= 8:
                 print(f"  label {y} -> {thought.prediction} via {thought.route:7s} ({thought.reason})")
+        # Feedback changed the weights, so the answers cached before it were dropped: the first repeat is
+        # computed again, the second comes from the exact cache.
+        await agent.infer(pixels[0])
         again = await agent.infer(pixels[0])
         print(f"repeat of the first input: route {again.route} ({again.reason})")
         noisy = np.clip(pixels[5] + np.random.default_rng(0).normal(0, 0.35, 64), 0, 1).astype(np.float32)
