@@ -108,3 +108,29 @@ def bias_activation(y: np.ndarray, bias: np.ndarray | None, code: int, p0: float
     b = _NO_BIAS if bias is None else np.ascontiguousarray(bias, dtype=np.float32)
     kernel = _bias_act_parallel if parallel_ok(y.size) else _bias_act_serial
     kernel(y, b, bias is not None, code, np.float32(p0), np.float32(p1))
+
+
+@jit(error_model="numpy")
+def _col_bias_act(y, bias, has_bias, code, p0, p1):  # type: ignore[no-untyped-def]
+    rows, cols = y.shape
+    zero = np.float32(0.0)
+    for r in range(rows):
+        row = y[r]
+        if code == RELU:
+            for j in range(cols):
+                row[j] = max(row[j] + (bias[j] if has_bias else zero), zero)
+        elif code == CLIP:
+            for j in range(cols):
+                row[j] = min(max(row[j] + (bias[j] if has_bias else zero), p0), p1)
+        else:
+            for j in range(cols):
+                row[j] = activate(row[j] + (bias[j] if has_bias else zero), code, p0, p1)
+
+
+def bias_activation_columns(y: np.ndarray, bias: np.ndarray | None, code: int, p0: float, p1: float) -> None:
+    """``y[r, :] = act(y[r, :] + bias)`` in place for a C-contiguous float32 2-D ``y`` (channels-last rows:
+    the bias runs along the columns)."""
+    if bias is None and code == NONE:
+        return
+    b = _NO_BIAS if bias is None else np.ascontiguousarray(bias, dtype=np.float32)
+    _col_bias_act(y, b, bias is not None, code, np.float32(p0), np.float32(p1))

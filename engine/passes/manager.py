@@ -23,6 +23,7 @@ from engine.passes import (
     layer_norm_fusion,
     matmul_add_fusion,
     memory_planning,
+    nhwc_layout,
     shape_folding,
 )
 
@@ -43,6 +44,7 @@ PASSES: dict[str, Pass] = {
         attention_fusion,
         matmul_add_fusion,
         activation_fusion,
+        nhwc_layout,
         memory_planning,
     )
 }
@@ -62,7 +64,7 @@ _O2 = [
     "matmul_add_fusion",
     "activation_fusion",
 ]
-_O3 = ["memory_planning"]
+_O3 = ["nhwc_layout", "memory_planning"]
 
 # Level -> ordered pass names. Each level includes the passes of the levels below it.
 PIPELINES: dict[int, list[str]] = {0: [], 1: _O1, 2: _O1 + _O2, 3: _O1 + _O2 + _O3}

@@ -236,3 +236,45 @@ def test_conv_shifted_gemm_path(shape, k, pads, dil, bias, act):
         _assert_close(*_both("Conv", "", 17, x, w, b, **attrs))
     if k > 1:
         assert ops_conv._sgemm() is not None and any(v[0] is w for v in ops_conv._packed.values())
+
+
+nhwc_case = st.fixed_dictionaries({
+    "kind": st.sampled_from(["depthwise", "pointwise", "general"]), "nchw_input": st.sampled_from([0, 1]),
+    "n": st.integers(1, 2), "c": st.integers(1, 37), "m": st.integers(1, 9), "h": st.integers(3, 12),
+    "w": st.integers(3, 12), "k": st.integers(1, 5), "stride": st.integers(1, 2), "dil": st.integers(1, 2),
+    "pad": st.integers(0, 2), "bias": st.booleans(), "seed": st.integers(0, 99),
+    "act": st.sampled_from([("", None), ("Relu", None), ("Clip", [0.0, 6.0]), ("HardSwish", None)]),
+})
+
+
+@FAST
+@given(nhwc_case)
+def test_nhwc_conv(c):
+    """NhwcConv (channels-last): depthwise with any geometry, 1x1 from NHWC, any group-1 conv from NCHW."""
+    rng = np.random.default_rng(c["seed"])
+    kind, nchw_input = c["kind"], c["nchw_input"]
+    if kind == "pointwise":
+        k, stride, dil, pad = 1, 1, 1, 0
+    else:
+        k, stride, dil, pad = c["k"], c["stride"], c["dil"], c["pad"]
+    if kind == "general":
+        nchw_input = 1
+    assume(c["h"] + pad - (k - 1) * dil - 1 >= 0 and c["w"] + pad - (k - 1) * dil - 1 >= 0)
+    cin, m, group = c["c"], (c["c"] if kind == "depthwise" else c["m"]), (c["c"] if kind == "depthwise" else 1)
+    x = _rand(rng, (c["n"], cin, c["h"], c["w"]) if nchw_input else (c["n"], c["h"], c["w"], cin))
+    w = _rand(rng, (m, cin // group, k, k))
+    b = _rand(rng, (m,)) if c["bias"] else None
+    attrs = {"group": group, "strides": [stride] * 2, "dilations": [dil] * 2, "pads": [pad, pad // 2, pad // 2, pad],
+             "nchw_input": nchw_input, "activation": c["act"][0]}
+    if c["act"][1] is not None:
+        attrs["activation_params"] = c["act"][1]
+    _assert_close(*_both("NhwcConv", RONN, 1, x, w, b, **attrs))
+
+
+def test_nhwc_conv_declines_group1_kxk_from_nhwc():
+    fast = lookup("NhwcConv", RONN, 1)
+    raw = _OVERRIDES[(RONN, "NhwcConv", fast.since)].fn
+    x, w = np.ones((1, 5, 5, 2), np.float32), np.ones((3, 2, 3, 3), np.float32)
+    assert raw(x, w, pads=[1, 1, 1, 1]) is NotImplemented
+    np.testing.assert_allclose(fast.fn(x, w, pads=[1, 1, 1, 1])[0],
+                               lookup("NhwcConv", RONN, 1, reference=True).fn(x, w, pads=[1, 1, 1, 1])[0])
