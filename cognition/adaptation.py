@@ -6,7 +6,7 @@ the sessions it feeds:
 * ``feedback`` takes one SGD step of the fast weights on the episode's features and swaps the effective
   weights (slow + fast) into System 2, and into System 1 when System 1 is the same float head, with
   ``InferenceSession.update_weights`` (atomic between runs);
-* sleep trains a *copy* of the learner in a worker thread (:meth:`trained_copy`) while feedback keeps
+* sleep trains a *copy* of the learner in a worker process (:mod:`cognition.sleep_worker`) while feedback keeps
   updating the live one on the event loop; :meth:`install` then takes the copy's slow weights, Fisher and
   anchors and keeps the fast-weight steps that arrived meanwhile (the fast weights evolve linearly,
   ``f ← d f − lr g``, so what the snapshot held has shrunk to ``d^k f₀`` after ``k`` steps);
@@ -36,8 +36,9 @@ from engine import ir
 from engine.errors import InvalidInputError
 from engine.session import InferenceSession, get_available_providers
 
+from . import sleep_worker
 from .config import AgentConfig
-from .distillation import agreement, distill, system1_graph
+from .distillation import agreement, system1_graph
 from .gradients import HeadNotFoundError, Params
 from .learning import ConsolidationStats, Learner
 from .perception import expose_features
@@ -156,16 +157,8 @@ class Adaptation:
         replay: tuple[np.ndarray, np.ndarray] | None,
     ) -> ConsolidationStats:
         """Consolidate ``snapshot`` on new data ``(x, labels)`` and ``replay``, then refresh its Fisher on
-        both (worker thread; touches only the copy)."""
-        if snapshot.strategy.joint and replay is not None and len(replay[1]):
-            x, labels = np.concatenate([x, replay[0]]), np.concatenate([labels, replay[1]])
-            replay = None
-        stats = snapshot.consolidate(x, labels, replay=replay)
-        if replay is not None and len(replay[1]):
-            snapshot.update_fisher(np.concatenate([x, replay[0]]), np.concatenate([labels, replay[1]]))
-        else:
-            snapshot.update_fisher(x, labels)
-        return stats
+        both (touches only the copy; the sleep runs it in a worker process, :mod:`cognition.sleep_worker`)."""
+        return sleep_worker.consolidate(snapshot, x, labels, replay)
 
     def install(self, trained: Learner, steps_then: int, fast_then: Params) -> None:
         """Take the trained copy's slow weights, Fisher and anchors; keep the fast steps since the snapshot.
@@ -183,24 +176,35 @@ class Adaptation:
     def refresh_system1(self, raw: np.ndarray, features: np.ndarray) -> System1Refresh | None:
         """A ternary System 1 from the slow weights (distilled on ``features`` unless configured to only
         ternarize), with agreement with System 2 before and after, measured by running both System 1
-        sessions on the replayed ``raw`` inputs (worker thread). None when System 1 is not ternary."""
-        mode = self.config.system1_refresh
-        if self.system1_kind != "ternary" or mode == "off" or not len(features):
+        sessions on the replayed ``raw`` inputs. None when System 1 is not ternary. All in the calling thread;
+        the sleep runs :meth:`system1_teacher`, the distillation and :meth:`system1_candidate` apart."""
+        teacher = self.system1_teacher(raw, features)
+        if teacher is None:
+            return None
+        return self.system1_candidate(raw, self.system1_latent(teacher[0], features), *teacher[1:])
+
+    def system1_teacher(self, raw: np.ndarray, features: np.ndarray) -> tuple[Params, np.ndarray, float] | None:
+        """What a System 1 refresh starts from: System 2's slow weights, their logits on ``features`` and the
+        running System 1's agreement with them on ``raw``; None when there is nothing to refresh."""
+        if self.system1_kind != "ternary" or self.config.system1_refresh == "off" or not len(features):
             return None
         teacher = {n: v.copy() for n, v in self.learner.weights("slow").items()}
-        teacher_logits = self.learner.logits(features, which="slow")
-        before = agreement(_scores(self.system1, raw), teacher_logits)
-        if mode == "distill":
-            latent, _ = distill(
-                self.head,
-                teacher,
-                features,
-                student=self.student,
-                epochs=self.config.distill_epochs,
-                seed=self.config.seed,
-            )
-        else:
-            latent = teacher
+        logits = self.learner.logits(features, which="slow")
+        return teacher, logits, agreement(_scores(self.system1, raw), logits)
+
+    def system1_latent(self, teacher: Params, features: np.ndarray) -> Params:
+        """The student's latent weights: distilled (pure arrays: the sleep runs it in a worker process), or
+        the teacher's own when configured to only ternarize."""
+        if self.config.system1_refresh != "distill":
+            return teacher
+        cfg = self.config
+        return sleep_worker.student(self.head, teacher, features, self.student, cfg.distill_epochs, cfg.seed)
+
+    def system1_candidate(
+        self, raw: np.ndarray, latent: Params, teacher_logits: np.ndarray, before: float
+    ) -> System1Refresh:
+        """The ternary session of ``latent`` and its agreement with System 2 on ``raw``; accepted when it
+        agrees at least as often as the running System 1 (``before``)."""
         graph, _ = expose_features(system1_graph(self.source, latent))
         session = InferenceSession(graph, providers=_ternary_providers())
         after = agreement(_scores(_with_session(self.system1, session), raw), teacher_logits)

@@ -20,6 +20,7 @@ ROUTES: tuple[Route, ...] = ("cache", "system1", "system2")
 Durability = Literal["durable", "deferred"]
 ConfidenceMeasure = Literal["max_probability", "margin", "entropy"]
 System1Refresh = Literal["distill", "ternarize", "off"]
+SleepWorker = Literal["process", "thread"]
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -88,6 +89,9 @@ class AgentConfig:
             concepts active in the same sleep; relation_decay: every relation weight is multiplied by this
             each sleep (weights below 0.01 are pruned).
         dream: synthetic episodes (perturbed or interpolated replays) added to replay, as a share of it.
+        sleep_worker: where a sleep's array work (importance, replay training, distillation, k-means) runs:
+            ``"process"`` (a worker process: it does not hold the GIL the event loop needs, so ``infer`` keeps
+            its latency during a sleep) or ``"thread"`` (the sleep's worker thread: no process to start).
     """
 
     durability: Durability = "durable"
@@ -131,6 +135,7 @@ class AgentConfig:
     hebbian_rate: float = 0.1
     relation_decay: float = 0.95
     dream: float = 0.0
+    sleep_worker: SleepWorker = "process"
 
     def __post_init__(self) -> None:
         def bad(name: str, want: str) -> InvalidInputError:
@@ -178,6 +183,8 @@ class AgentConfig:
             value = getattr(self, name)
             if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 1):
                 raise bad(name, "None or a positive int")
+        if self.sleep_worker not in ("process", "thread"):
+            raise bad("sleep_worker", "'process' or 'thread'")
         if self.system1_refresh not in ("distill", "ternarize", "off"):
             raise bad("system1_refresh", "'distill', 'ternarize' or 'off'")
         if not isinstance(self.learning, LearningConfig):

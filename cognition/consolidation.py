@@ -1,9 +1,11 @@
-"""The sleep engine: when the agent sleeps (:class:`SleepScheduler`) and what a sleep does (:class:`SleepEngine`).
+"""The sleep engine: what a sleep does (:class:`SleepEngine`); when it runs is :mod:`cognition.sleep_scheduler`.
 
-A sleep runs in the agent's task group beside inference. Its database work and its numpy run in one worker
-thread at a time (a limiter of one); the event loop only swaps results in (the learner's new slow weights,
-a refreshed System 1 session), so ``infer`` keeps answering while the agent sleeps. Steps, in order, each
-reported in the :class:`~cognition.config.SleepReport`:
+A sleep runs in the agent's task group beside inference. Its database work runs in one worker thread at a time
+(a limiter of one); its array work (importance, replay training, distillation, k-means:
+:mod:`cognition.sleep_worker`) in a worker process (``AgentConfig.sleep_worker``), so that it does not hold
+the GIL the event loop needs; the event loop only swaps results in (the learner's new slow weights, a
+refreshed System 1 session), so ``infer`` keeps answering at its usual pace while the agent sleeps. Steps, in
+order, each reported in the :class:`~cognition.config.SleepReport`:
 
 1. **flush + index**: commit pending episodes, catch the HNSW index up.
 2. **importance**: the oldest ``sleep_batch`` new episodes are scored (recency, frequency, novelty within
@@ -27,103 +29,27 @@ reported in the :class:`~cognition.config.SleepReport`:
 
 from __future__ import annotations
 
-import math
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 import anyio
+import anyio.to_process
 import anyio.to_thread
 import numpy as np
-from anyio.abc import TaskStatus
 
 import memory_store
 from memory_store import Consolidation, Episode
 
+from . import sleep_worker
 from .adaptation import Adaptation
+from .concept_graph import MAX_CONCEPTS, write_concepts
 from .config import AgentConfig, SleepReport
-from .consolidation_steps import (
-    class_balanced_sample,
-    discover_concepts,
-    dream,
-    importance_scores,
-    select_forgetting,
-)
+from .consolidation_steps import Concept, Relation, class_balanced_sample, select_forgetting
+from .sleep_scheduler import SleepScheduler
 
-#: At most this many ``cluster/`` concepts; past it, new clusters merge into the nearest one.
-MAX_CONCEPTS = 512
 _FORGET_CHUNK = 10_000
-
-
-class SleepScheduler:
-    """Calls ``sleep(reason)`` every ``sleep_every_episodes`` episodes, every ``sleep_interval_s``, and after
-    ``sleep_idle_s`` without ``infer`` (once per idle spell with new episodes). Start :meth:`run` in the
-    agent's task group; the agent reports episodes with :meth:`episode`. A failed sleep is kept in
-    :attr:`failure` (the agent raises it from its next call) and stops the scheduler."""
-
-    def __init__(self, config: AgentConfig, sleep: Callable[[str], Awaitable[Any]]) -> None:
-        self.every = config.sleep_every_episodes
-        self.interval = config.sleep_interval_s
-        self.idle = config.sleep_idle_s
-        self._sleep = sleep
-        self._since = 0
-        self._last_activity = self._last_sleep = time.monotonic()
-        self._wake = anyio.Event()
-        self.failure: BaseException | None = None
-
-    @property
-    def enabled(self) -> bool:
-        return self.every is not None or self.interval is not None or self.idle is not None
-
-    def episode(self) -> None:
-        """One more episode (called by ``infer``)."""
-        self._since += 1
-        self._last_activity = time.monotonic()
-        if (self.every is not None and self._since >= self.every) or (self.idle is not None and self._since == 1):
-            self._wake.set()  # due now, or the idle timer starts
-
-    def starting(self) -> int:
-        """A sleep starts (whoever started it): the episodes it will count as handled."""
-        return self._since
-
-    def slept(self, handled: int) -> None:
-        """A sleep ended; the episodes that arrived while it ran count toward the next one."""
-        self._since = max(self._since - handled, 0)
-        self._last_sleep = time.monotonic()
-
-    def due(self) -> str | None:
-        now = time.monotonic()
-        if self.every is not None and self._since >= self.every:
-            return "episodes"
-        if self.interval is not None and now - self._last_sleep >= self.interval:
-            return "interval"
-        if self.idle is not None and self._since and now - self._last_activity >= self.idle:
-            return "idle"
-        return None
-
-    def _timeout(self) -> float:
-        now, wait = time.monotonic(), math.inf
-        if self.interval is not None:
-            wait = min(wait, self._last_sleep + self.interval - now)
-        if self.idle is not None and self._since:
-            wait = min(wait, self._last_activity + self.idle - now)
-        return max(wait, 0.0)
-
-    async def run(self, *, task_status: TaskStatus[None] = anyio.TASK_STATUS_IGNORED) -> None:
-        task_status.started()
-        while True:
-            with anyio.move_on_after(self._timeout()):
-                await self._wake.wait()
-            self._wake = anyio.Event()
-            reason = self.due()
-            if reason is None:
-                continue
-            try:
-                await self._sleep(reason)
-            except Exception as exc:  # sticky: the agent's next call raises it
-                self.failure = exc
-                return
 
 
 @dataclass
@@ -161,9 +87,24 @@ class SleepEngine:
         self.sleeps = 0
         self.last: SleepReport | None = None
         self.running = False
+        #: where the array work runs: "process", "thread", or "thread (why the process failed)"
+        self.worker: str = config.sleep_worker
 
     async def _thread(self, fn: Callable[..., Any], *args: Any) -> Any:
         return await anyio.to_thread.run_sync(fn, *args, limiter=self._limiter)
+
+    async def _compute(self, fn: Callable[..., Any], *args: Any) -> Any:
+        """Array work (a :mod:`cognition.sleep_worker` function) in the worker process, or the thread.
+        Cancelling the sleep kills the process; nothing it computed has been installed by then. A worker
+        that cannot start (it imports the parent's ``__main__``, like multiprocessing's spawn: a script
+        without an ``if __name__ == "__main__"`` guard fails there) or dies sends this and every later
+        call of this engine to the thread (:attr:`worker` says where the work runs)."""
+        if self.worker == "process":
+            try:
+                return await anyio.to_process.run_sync(fn, *args, cancellable=True, limiter=self._limiter)
+            except anyio.BrokenWorkerProcess as exc:
+                self.worker = f"thread (the worker process failed: {exc!r})"
+        return await self._thread(fn, *args)
 
     async def sleep(self, reason: str = "called") -> SleepReport:
         """One sleep; a sleep asked for while another runs waits for it, then runs."""
@@ -194,9 +135,12 @@ class SleepEngine:
         await self._thread(episodic.sync)
         step("index")
         while True:  # every new episode, ``sleep_batch`` at a time
-            batch = await self._thread(self._load_and_score)
-            if batch is None:
+            loaded = await self._thread(self._load)
+            if loaded is None:
                 break
+            episodes, vectors, scoring, labels, raw = loaded
+            importance = await self._compute(sleep_worker.score, *scoring)
+            batch = _Batch(episodes, vectors, importance, labels, raw)
             _add(fields, scored=len(batch.episodes), importance_sum=float(batch.importance.sum()))
             step("importance")
             if self.adaptation is not None and self.config.learn:
@@ -207,7 +151,10 @@ class SleepEngine:
                     if await self._refresh_system1(*replayed, part):
                         step("system1")
                 _merge(fields, part)
-            _add(fields, **await self._thread(self._concepts, batch))
+            found, links, self._rng = await self._compute(
+                sleep_worker.concepts, batch.vectors, batch.labels, self._rng, self.config.concept_min_size
+            )
+            _add(fields, **await self._thread(self._concepts, batch, found, links))
             step("concepts")
             await self._thread(self._mark_consolidated, batch)
             _add(fields, consolidated=len(batch.episodes))
@@ -234,7 +181,9 @@ class SleepEngine:
 
     # -- importance --------------------------------------------------------------------------------
 
-    def _load_and_score(self) -> _Batch | None:
+    def _load(self) -> tuple[list[Episode], np.ndarray, tuple[Any, ...], np.ndarray, list[Any]] | None:
+        """The oldest ``sleep_batch`` new episodes: (episodes, vectors, the arguments of
+        :func:`sleep_worker.score`, labels, raw inputs); None when there are none."""
         episodes = self.memory.episodic.between(
             consolidation=Consolidation.NEW, limit=self.config.sleep_batch, with_payload=True
         )
@@ -253,15 +202,15 @@ class SleepEngine:
                     confidence[i] = 0.0  # a wrong answer: as surprising as it gets
             elif e.reward is not None and e.reward > 0 and predicted is not None:
                 labels[i] = predicted  # a rewarded answer teaches itself
-        importance = importance_scores(
-            age_s=np.array([now - e.time for e in episodes]),
-            accesses=np.array([e.access_count for e in episodes]),
-            vectors=vectors,
-            confidence=confidence,
-            reward=np.array([np.nan if e.reward is None else e.reward for e in episodes]),
-            weights=self.config.importance,
+        scoring = (
+            np.array([now - e.time for e in episodes]),
+            np.array([e.access_count for e in episodes]),
+            vectors,
+            confidence,
+            np.array([np.nan if e.reward is None else e.reward for e in episodes]),
+            self.config.importance,
         )
-        return _Batch(episodes, vectors, importance, labels, [e.input for e in episodes])
+        return episodes, vectors, scoring, labels, [e.input for e in episodes]
 
     # -- replay ------------------------------------------------------------------------------------
 
@@ -277,30 +226,21 @@ class SleepEngine:
         async with adaptation.lock:
             snapshot, steps_then, fast_then = adaptation.snapshot()
 
-        def train() -> tuple[Any, np.ndarray, np.ndarray, int]:
-            raw_new = _stack([batch.raw[i] for i in new])
-            x = adaptation.features(raw_new)
-            y = batch.labels[new]
-            replay = None
-            raw_all = raw_new
-            dreamed = 0
-            if replayed is not None:
-                raw_old, y_old = replayed
-                x_old = adaptation.features(raw_old)
-                raw_all = np.concatenate([raw_new, raw_old])
-                if self.config.dream > 0:
-                    n = int(round(self.config.dream * len(y_old)))
-                    x_dream, y_dream = dream(x_old, y_old, n, self._rng)
-                    x_old, y_old = np.concatenate([x_old, x_dream]), np.concatenate([y_old, y_dream])
-                    dreamed = len(y_dream)
-                replay = (x_old, y_old)
-            stats = adaptation.trained_copy(snapshot, x, y, replay)
-            features = x if replay is None else np.concatenate([x, replay[0][: len(raw_all) - len(x)]])
-            return stats, raw_all, features, dreamed
+        def inputs() -> tuple[np.ndarray, np.ndarray, np.ndarray, tuple[np.ndarray, np.ndarray] | None]:
+            raw = _stack([batch.raw[i] for i in new])
+            x = adaptation.features(raw)
+            if replayed is None:
+                return raw, x, x, None
+            raw_old, y_old = replayed
+            x_old = adaptation.features(raw_old)
+            return np.concatenate([raw, raw_old]), x, np.concatenate([x, x_old]), (x_old, y_old)
 
-        stats, raw_all, features, dreamed = await self._thread(train)
+        raw_all, x, features, replay = await self._thread(inputs)
+        trained, stats, dreamed, self._rng = await self._compute(
+            sleep_worker.train, snapshot, x, batch.labels[new], replay, float(self.config.dream), self._rng
+        )
         async with adaptation.lock:
-            adaptation.install(snapshot, steps_then, fast_then)
+            adaptation.install(trained, steps_then, fast_then)
             adaptation.push()
             blobs = adaptation.state_blobs()
         self._weights_changed()
@@ -309,10 +249,10 @@ class SleepEngine:
             learned=len(new),
             replayed=0 if replayed is None else len(replayed[1]),
             dreamed=dreamed,
-            strategy=snapshot.config.strategy,
+            strategy=trained.config.strategy,
             loss=stats.loss,
             penalty=stats.penalty,
-            fisher=snapshot.strategy.penalty != "none",
+            fisher=trained.strategy.penalty != "none",
         )
         return raw_all, features
 
@@ -335,9 +275,18 @@ class SleepEngine:
     async def _refresh_system1(self, raw: np.ndarray, features: np.ndarray, fields: dict[str, Any]) -> bool:
         adaptation = self.adaptation
         assert adaptation is not None
-        refresh = await self._thread(adaptation.refresh_system1, raw, features)
-        if refresh is None:
+        teacher = await self._thread(adaptation.system1_teacher, raw, features)
+        if teacher is None:
             return False
+        if self.config.system1_refresh == "distill":
+            cfg = self.config
+            latent = await self._compute(
+                sleep_worker.student, adaptation.head, teacher[0], features, adaptation.student,
+                cfg.distill_epochs, cfg.seed,
+            )
+        else:
+            latent = teacher[0]
+        refresh = await self._thread(adaptation.system1_candidate, raw, latent, *teacher[1:])
         fields.update(
             system1_agreement_before=refresh.before,
             system1_agreement_after=refresh.after,
@@ -354,60 +303,9 @@ class SleepEngine:
 
     # -- the knowledge graph -----------------------------------------------------------------------
 
-    def _concepts(self, batch: _Batch) -> dict[str, int]:
-        semantic = self.memory.semantic
-        found, links = discover_concepts(
-            batch.vectors, batch.labels, self._rng, min_size=self.config.concept_min_size
-        )
-        if not found:
-            return {"concepts": 0, "relations": 0, "relations_pruned": semantic.decay(self.config.relation_decay)}
-        existing = semantic.concepts_named("cluster/")
-        dim = batch.vectors.shape[1]
-        known = [c for c in existing if c.prototype is not None and len(c.prototype) == dim]
-        matrix = np.stack([np.asarray(c.prototype, np.float64) for c in known]) if known else np.zeros((0, dim))
-        next_n = 1 + max((_number(c.name) for c in existing), default=0)
-        names: list[str] = []
-        prototypes: list[np.ndarray] = []
-        for concept in found:
-            members = batch.vectors[concept.members].astype(np.float64)
-            radius = float(np.linalg.norm(members - concept.prototype, axis=1).mean())
-            if len(matrix):
-                d = np.linalg.norm(matrix - concept.prototype, axis=1)
-                j = int(d.argmin())
-                if d[j] <= 2.0 * radius or len(known) >= MAX_CONCEPTS:
-                    names.append(known[j].name)  # the same pattern again: move its prototype toward it
-                    prototypes.append(0.8 * matrix[j] + 0.2 * concept.prototype)
-                    continue
-            names.append(f"cluster/{next_n}")
-            next_n += 1
-            prototypes.append(np.asarray(concept.prototype))
-        unique = dict(zip(names, prototypes, strict=True))  # two clusters matching one concept: the last wins
-        ids = dict(zip(unique, semantic.add_concepts(list(unique), list(unique.values())), strict=True))
-        cid = [ids[n] for n in names]
-        triples: dict[tuple[int, int, str], float] = {}
-        for r in links:
-            a, b = cid[r.source], cid[r.target]
-            if a != b:
-                triples[(a, b, r.kind)] = r.weight
-        label_names = sorted({f"label/{c.label}" for c in found if c.label is not None})
-        label_ids = dict(zip(label_names, semantic.add_concepts(label_names), strict=True)) if label_names else {}
-        for i, c in enumerate(found):
-            if c.label is not None:
-                triples[(cid[i], label_ids[f"label/{c.label}"], "has_label")] = c.purity
-        semantic.relate_many((a, b, kind, w) for (a, b, kind), w in triples.items())
-        strengthened = 0
-        follows: dict[int, tuple[float, int]] = {}
-        for r in links:
-            if r.kind == "follows" and cid[r.source] != cid[r.target]:
-                best = follows.get(r.source)
-                if best is None or r.weight > best[0]:
-                    follows[r.source] = (r.weight, r.target)
-        for source, (_, target) in follows.items():
-            semantic.strengthen([cid[source], cid[target]], rate=self.config.hebbian_rate)
-            strengthened += 1
-        semantic.record_use(sorted(set(cid)))
-        pruned = semantic.decay(self.config.relation_decay)
-        return {"concepts": len(ids), "relations": len(triples) + strengthened, "relations_pruned": pruned}
+    def _concepts(self, batch: _Batch, found: list[Concept], links: list[Relation]) -> dict[str, int]:
+        """Write the clusters found in ``batch`` (:func:`sleep_worker.concepts`) into the knowledge graph."""
+        return write_concepts(self.memory.semantic, batch.vectors, found, links, self.config)
 
     # -- consolidation and forgetting --------------------------------------------------------------
 
@@ -459,8 +357,4 @@ def _stack(inputs: list[Any]) -> np.ndarray:
     return np.stack(arrays)
 
 
-def _number(name: str) -> int:
-    try:
-        return int(name.rsplit("/", 1)[1])
-    except (IndexError, ValueError):
-        return 0
+__all__ = ["MAX_CONCEPTS", "SleepEngine", "SleepScheduler"]

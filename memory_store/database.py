@@ -83,7 +83,7 @@ class Database:
         self.synchronous = synchronous
         self.busy_timeout_s = busy_timeout_s
         self._write_lock = threading.RLock()
-        self._writer: sqlite3.Connection | None = None  # write_dbapi's own connection (files only)
+        self._writer: sqlite3.Connection | None = None  # write_dbapi's connection (in memory: the shared one)
         # an in-memory database is one connection shared by every thread: serialize reads too
         self._read_lock: threading.RLock | None = threading.RLock() if path is None else None
         if path is not None:
@@ -168,10 +168,12 @@ class Database:
                 raise DatabaseBusyError(f"{self.path}: another thread is writing")
             try:
                 if self.path is None:
-                    with _not_none(self._read_lock), self.engine.connect() as conn:
-                        raw = conn.connection.driver_connection
-                        assert raw is not None
-                        return _transaction(raw, fn)
+                    with _not_none(self._read_lock):
+                        if self._writer is None:  # StaticPool: the one connection, for good (~35 µs saved)
+                            with self.engine.connect() as conn:
+                                self._writer = conn.connection.driver_connection
+                        assert self._writer is not None
+                        return _transaction(self._writer, fn)
                 if self._writer is None:
                     self._writer = self._connect_writer(self.path)
                 return _transaction(self._writer, fn)

@@ -40,6 +40,7 @@ from .records import (
     episode_from_row,
     finite,
     id_list,
+    padded,
     positive_int,
 )
 from .schema import episodes
@@ -220,7 +221,7 @@ class EpisodicMemory:
         if not values:
             return
         stmt = episodes.update().where(episodes.c.id.in_(bindparam("ids", expanding=True))).values(**values)
-        self._db.write(lambda c: (self._require(c, ids), c.execute(stmt, {"ids": ids})))
+        self._db.write(lambda c: (self._require(c, ids), c.execute(stmt, {"ids": padded(ids)})))
 
     def feedback(
         self,
@@ -281,7 +282,7 @@ class EpisodicMemory:
         """Delete episodes: their rows, then their index points. Unknown ids raise and delete nothing."""
         ids = id_list(ids)
         stmt = episodes.delete().where(episodes.c.id.in_(bindparam("ids", expanding=True)))
-        self._db.write(lambda c: (self._require(c, ids), c.execute(stmt, {"ids": ids})))
+        self._db.write(lambda c: (self._require(c, ids), c.execute(stmt, {"ids": padded(ids)})))
         if self._index is not None:
             self._index.remove(ids)
 
@@ -392,7 +393,7 @@ class EpisodicMemory:
 
         def fetch_rows(conn: Connection, *, ids: list[int]) -> tuple[int, dict[int, Any]]:
             newest = conn.execute(_NEWEST).scalar() or 0
-            return newest, {r.id: r for r in conn.execute(stmt, {"ids": ids})}
+            return newest, {r.id: r for r in conn.execute(stmt, {"ids": padded(ids)})}
 
         while True:
             labels, dist = index.query(query, fetch, ef)
@@ -530,12 +531,12 @@ class EpisodicMemory:
         return dim
 
     def _rows(self, conn: Connection, ids: list[int], with_payload: bool) -> dict[int, Any]:
-        return {r.id: r for r in conn.execute(_BY_IDS[with_payload], {"ids": ids})}
+        return {r.id: r for r in conn.execute(_BY_IDS[with_payload], {"ids": padded(ids)})}
 
     def _require(self, conn: Connection, ids: list[int]) -> list[int]:
         """Raise UnknownIdError (inside the transaction, so nothing is written) unless every id exists."""
         stmt = select(episodes.c.id).where(episodes.c.id.in_(bindparam("ids", expanding=True)))
-        missing = set(ids) - set(conn.execute(stmt, {"ids": ids}).scalars())
+        missing = set(ids) - set(conn.execute(stmt, {"ids": padded(ids)}).scalars())
         if missing:
             raise UnknownIdError("episode id", missing)
         return ids

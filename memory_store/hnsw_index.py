@@ -111,7 +111,11 @@ class EpisodeIndex:
                     self.dirty = True
 
     def _reserve(self, extra: int) -> None:
-        needed = self._index.element_count + extra
+        """Room for ``extra`` new points. Deleted points' slots are reused first (``replace_deleted``), so
+        only the live points count: sizing by ``element_count`` (every slot ever used) would double the
+        index of a store that forgets as fast as it learns, again and again."""
+        used = self._index.element_count
+        needed = max(used, self.live + extra)  # used - live slots are deleted and free for reuse
         capacity = self._index.get_max_elements()
         if needed > capacity:
             self._index.resize_index(max(needed, capacity * 2))

@@ -5,14 +5,16 @@ from __future__ import annotations
 import enum
 import math
 import time as _time
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 
 from . import codec
 from .errors import InvalidMemoryInputError, InvalidQueryError
+
+T = TypeVar("T")
 
 
 class Consolidation(enum.IntEnum):
@@ -155,6 +157,17 @@ def id_list(ids: int | Iterable[int], kind: str = "episode") -> list[int]:
         if isinstance(i, bool) or not isinstance(i, int | np.integer):
             raise InvalidQueryError(f"{kind} ids must be ints, got {i!r}")
         out.append(int(i))
+    return out
+
+
+def padded(values: Sequence[T]) -> list[T]:
+    """``values`` for an expanding ``IN (...)`` parameter, padded with copies of the last one to the next power
+    of two. Each distinct length is a distinct SQL text, and sqlite3 keeps the last 128 prepared statements:
+    with the lengths a sleep produces (up to 2,048 ids) those pinned ~32 MB of SQLite memory that grew over a
+    long run. Padding leaves at most ~15 lengths per statement; duplicates change no ``IN`` result."""
+    out = list(values)
+    if len(out) > 1:
+        out.extend([out[-1]] * ((1 << (len(out) - 1).bit_length()) - len(out)))
     return out
 
 

@@ -32,7 +32,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from . import codec
 from .database import Database
 from .errors import InvalidMemoryInputError, InvalidQueryError, UnknownIdError
-from .records import finite, id_list, now, positive_int
+from .records import finite, id_list, now, padded, positive_int
 from .schema import concept_uses, concepts, relations
 
 Direction = Literal["out", "in", "both"]
@@ -95,7 +95,7 @@ class SemanticMemory:
             for name, blob in zip(names, blobs, strict=True):
                 if blob is not None:
                     conn.execute(update(concepts).where(concepts.c.name == name).values(prototype=blob))
-            stmt_ids = select(concepts.c.name, concepts.c.id).where(concepts.c.name.in_(names))
+            stmt_ids = select(concepts.c.name, concepts.c.id).where(concepts.c.name.in_(padded(names)))
             found = {name: cid for name, cid in conn.execute(stmt_ids)}
             return [found[n] for n in names]
 
@@ -114,7 +114,7 @@ class SemanticMemory:
         """Concepts by id, in the order given."""
         ids = id_list(ids, "concept")
         stmt = select(concepts).where(concepts.c.id.in_(bindparam("ids", expanding=True)))
-        rows = {r.id: r for r in self._db.read(lambda c: c.execute(stmt, {"ids": ids}).all())}
+        rows = {r.id: r for r in self._db.read(lambda c: c.execute(stmt, {"ids": padded(ids)}).all())}
         if missing := set(ids) - rows.keys():
             raise UnknownIdError("concept id", missing)
         return [
@@ -150,7 +150,7 @@ class SemanticMemory:
         """Delete concepts with their relations and use history."""
         ids = id_list(ids, "concept")
         stmt = delete(concepts).where(concepts.c.id.in_(bindparam("ids", expanding=True)))
-        self._db.write(lambda c: (self._require(c, ids), c.execute(stmt, {"ids": ids})))
+        self._db.write(lambda c: (self._require(c, ids), c.execute(stmt, {"ids": padded(ids)})))
 
     def count(self) -> int:
         return int(
@@ -223,7 +223,7 @@ class SemanticMemory:
             raise InvalidQueryError(f"max_hops must be at most {MAX_HOPS}, got {hops}")
         cond = "WHERE reach.hops < :max_hops AND r.weight >= :min_weight"
         params: dict[str, Any] = {
-            "starts": starts,
+            "starts": padded(starts),
             "max_hops": hops,
             "min_weight": finite(min_weight, "min_weight"),
         }
@@ -292,7 +292,7 @@ class SemanticMemory:
         )
 
         def read(conn: Connection) -> tuple[Sequence[Any], Sequence[Any]]:
-            return conn.execute(summary, {"ids": ids}).all(), conn.execute(stmt, {"ids": ids}).all()
+            return conn.execute(summary, {"ids": padded(ids)}).all(), conn.execute(stmt, {"ids": padded(ids)}).all()
 
         heads, uses = self._db.read(read)
         if missing := set(ids) - {h.id for h in heads}:
@@ -326,7 +326,7 @@ class SemanticMemory:
             " UNION ALL SELECT target_id, source_id FROM relations WHERE target_id IN :src)"
             " SELECT j, i, count(*) OVER (PARTITION BY j) FROM links"
         ).bindparams(bindparam("src", expanding=True))
-        rows = self._db.read(lambda c: c.execute(stmt, {"src": sources}).all())
+        rows = self._db.read(lambda c: c.execute(stmt, {"src": padded(sources)}).all())
         w_j = W / len(sources)
         out: dict[int, float] = {}
         for _j, i, fan in rows:
@@ -389,7 +389,7 @@ class SemanticMemory:
 
     def _require(self, conn: Connection, ids: list[int]) -> list[int]:
         stmt = select(concepts.c.id).where(concepts.c.id.in_(bindparam("ids", expanding=True)))
-        if missing := set(ids) - set(conn.execute(stmt, {"ids": ids}).scalars()):
+        if missing := set(ids) - set(conn.execute(stmt, {"ids": padded(ids)}).scalars()):
             raise UnknownIdError("concept id", missing)
         return ids
 
