@@ -134,3 +134,33 @@ def bias_activation_columns(y: np.ndarray, bias: np.ndarray | None, code: int, p
         return
     b = _NO_BIAS if bias is None else np.ascontiguousarray(bias, dtype=np.float32)
     _col_bias_act(y, b, bias is not None, code, np.float32(p0), np.float32(p1))
+
+
+@jit(error_model="numpy")
+def _residual_act(y, z, bias, has_bias, code, p0, p1):  # type: ignore[no-untyped-def]
+    zero = np.float32(0.0)
+    for r in range(y.shape[0]):
+        b = bias[r] if has_bias else zero
+        row = y[r]
+        res = z[r]
+        n = row.shape[0]
+        if code == NONE:
+            for j in range(n):
+                row[np.uint64(j)] += b + res[np.uint64(j)]
+        elif code == RELU:
+            for j in range(n):
+                row[np.uint64(j)] = max(row[np.uint64(j)] + b + res[np.uint64(j)], zero)
+        elif code == CLIP:
+            for j in range(n):
+                row[np.uint64(j)] = min(max(row[np.uint64(j)] + b + res[np.uint64(j)], p0), p1)
+        else:
+            for j in range(n):
+                row[np.uint64(j)] = activate(row[np.uint64(j)] + b + res[np.uint64(j)], code, p0, p1)
+
+
+def bias_residual_activation(y: np.ndarray, bias: np.ndarray | None, z: np.ndarray, code: int, p0: float,
+                             p1: float) -> None:
+    """``y[r, :] = act(y[r, :] + bias[r] + z[r, :])`` in place, ``y`` and ``z`` C-contiguous float32 2-D of the
+    same shape (a convolution's result plus its residual input, ``FusedConv``'s ``Z``): one pass."""
+    b = _NO_BIAS if bias is None else np.ascontiguousarray(bias, dtype=np.float32)
+    _residual_act(y, z, b, bias is not None, code, np.float32(p0), np.float32(p1))

@@ -14,7 +14,11 @@ Paths, in the order ``conv2d`` tries them:
   direct loop over output rows (BLAS gains nothing on a 9-long inner product);
 * wide stride-1 group-1 convolutions (``OW >= SHIFTED_MIN_WIDTH``): im2col-free shifted GEMMs accumulated
   with ``cblas_sgemm``'s beta (``_conv_shifted``);
-* everything else: im2col (none for 1x1 stride 1) + one BLAS call per group.
+* everything else: im2col (none for 1x1 stride 1; rows split into column phases first, so every copy is
+  contiguous at any stride) + one BLAS call per group.
+
+FusedConv's optional fourth input ``Z`` (the residual, from ``conv_residual_fusion``) is added in the same
+epilogue pass as the bias, before the activation.
 
 Other cases (1-D/3-D, float16/float64, unknown auto_pad) return NotImplemented and the reference runs.
 """
@@ -34,6 +38,7 @@ from engine.kernels._epilogue import (
     activation_code,
     bias_activation,
     bias_activation_columns,
+    bias_residual_activation,
     parallel_ok,
 )
 from engine.kernels._numba import jit, prange
@@ -56,10 +61,26 @@ def _columns(rows: int, cols: int, slot: str = "buf") -> np.ndarray:
     return buf[:size].reshape(rows, cols)
 
 
+@jit(error_model="numpy")
+def _split_columns(x, sw, xs):  # type: ignore[no-untyped-def]
+    """xs[c, y, p, v] = x[c, y, v*sw + p]: each input row split into its sw column phases, so every im2col
+    row reads one contiguous run at any stride (the strided gather runs once over x, not kh*kw times)."""
+    c_, h, w = x.shape
+    for c in range(c_):
+        for y in range(h):
+            src = x[c, y]
+            for p in range(sw):
+                dst = xs[c, y, p]
+                for v in range((w - p + sw - 1) // sw):
+                    dst[np.uint64(v)] = src[np.uint64(v * sw + p)]
+
+
 @jit(inline="always", error_model="numpy")
-def _im2col_row(x, kh, kw, sh, sw, dh, dw, ph, pw, r0, r1, ow, cols, row):  # type: ignore[no-untyped-def]
-    """cols[(c*kh + i)*kw + j, r*ow + q] = x[c, r*sh + i*dh - ph, q*sw + j*dw - pw] (0 outside x)."""
-    h, w = x.shape[1], x.shape[2]
+def _im2col_row(xs, w, kh, kw, sh, sw, dh, dw, ph, pw, r0, r1, ow, cols, row):  # type: ignore[no-untyped-def]
+    """cols[(c*kh + i)*kw + j, (r-r0)*ow + q] = x[c, r*sh + i*dh - ph, q*sw + j*dw - pw] (0 outside x), read
+    from the column-phase split ``xs`` (see ``_split_columns``) with unsigned indices, so each run of
+    output columns is a contiguous copy LLVM vectorizes (signed indices and strided reads kept it scalar)."""
+    h = xs.shape[1]
     c = row // (kh * kw)
     i = (row // kw) % kh
     j = row % kw
@@ -67,31 +88,49 @@ def _im2col_row(x, kh, kw, sh, sw, dh, dw, ph, pw, r0, r1, ow, cols, row):  # ty
     off = j * dw - pw
     q_lo = min(ow, max(0, (-off + sw - 1) // sw))
     q_hi = max(q_lo, min(ow, (w - 1 - off) // sw + 1)) if w - 1 - off >= 0 else q_lo
+    phase = off % sw
+    shift = (off - phase) // sw  # input column q*sw + off is xs[..., phase, q + shift]
+    dst = cols[row]
+    zero = np.float32(0.0)
     for r in range(r0, r1):
         base = (r - r0) * ow
         y = r * sh + i * dh - ph
         if y < 0 or y >= h:
             for q in range(ow):
-                cols[row, base + q] = 0.0
+                dst[np.uint64(base + q)] = zero
             continue
+        src = xs[c, y, phase]
         for q in range(q_lo):
-            cols[row, base + q] = 0.0
+            dst[np.uint64(base + q)] = zero
         for q in range(q_lo, q_hi):
-            cols[row, base + q] = x[c, y, q * sw + off]
+            dst[np.uint64(base + q)] = src[np.uint64(q + shift)]
         for q in range(q_hi, ow):
-            cols[row, base + q] = 0.0
+            dst[np.uint64(base + q)] = zero
 
 
 @jit(parallel=True, error_model="numpy")
-def _im2col_parallel(x, kh, kw, sh, sw, dh, dw, ph, pw, r0, r1, ow, cols):  # type: ignore[no-untyped-def]
+def _im2col_parallel(xs, w, kh, kw, sh, sw, dh, dw, ph, pw, r0, r1, ow, cols):  # type: ignore[no-untyped-def]
     for row in prange(cols.shape[0]):
-        _im2col_row(x, kh, kw, sh, sw, dh, dw, ph, pw, r0, r1, ow, cols, row)
+        _im2col_row(xs, w, kh, kw, sh, sw, dh, dw, ph, pw, r0, r1, ow, cols, row)
 
 
 @jit(error_model="numpy")
-def _im2col_serial(x, kh, kw, sh, sw, dh, dw, ph, pw, r0, r1, ow, cols):  # type: ignore[no-untyped-def]
+def _im2col_serial(xs, w, kh, kw, sh, sw, dh, dw, ph, pw, r0, r1, ow, cols):  # type: ignore[no-untyped-def]
     for row in range(cols.shape[0]):
-        _im2col_row(x, kh, kw, sh, sw, dh, dw, ph, pw, r0, r1, ow, cols, row)
+        _im2col_row(xs, w, kh, kw, sh, sw, dh, dw, ph, pw, r0, r1, ow, cols, row)
+
+
+def im2col(x: np.ndarray, kh: int, kw: int, sh: int, sw: int, dh: int, dw: int, ph: int, pw: int, oh: int,
+           ow: int, cols: np.ndarray) -> None:
+    """The (C*kh*kw, OH*OW) column matrix of one image ``x`` (C, H, W) into ``cols``."""
+    c, h, w = x.shape
+    if sw == 1:
+        xs = x.reshape(c, h, 1, w)
+    else:
+        xs = _columns(c * h * sw, -(-w // sw), "split").reshape(c, h, sw, -(-w // sw))
+        _split_columns(x, sw, xs)
+    kernel = _im2col_parallel if parallel_ok(cols.size) else _im2col_serial
+    kernel(xs, w, kh, kw, sh, sw, dh, dw, ph, pw, 0, oh, ow, cols)
 
 
 @jit(inline="always", error_model="numpy")
@@ -341,8 +380,9 @@ def _copy_padded(x, pt, pl, wp, xp):  # type: ignore[no-untyped-def]
 
 
 @jit(error_model="numpy")
-def _strip_epilogue(yp, wp, y, bias, has_bias, code, p0, p1):  # type: ignore[no-untyped-def]
-    """y[m, r, q] = act(yp[m, r*wp + q] + bias[m]): drop the garbage columns, add bias, activate."""
+def _strip_epilogue(yp, wp, y, bias, has_bias, z, has_z, code, p0, p1):  # type: ignore[no-untyped-def]
+    """y[m, r, q] = act(yp[m, r*wp + q] + bias[m] (+ z[m, r, q])): drop the garbage columns, add bias and
+    the residual, activate."""
     m_, oh, ow = y.shape
     zero = np.float32(0.0)
     for m in range(m_):
@@ -351,7 +391,15 @@ def _strip_epilogue(yp, wp, y, bias, has_bias, code, p0, p1):  # type: ignore[no
         for r in range(oh):
             dst = y[m, r]
             o = r * wp
-            if code == NONE:
+            if has_z:
+                res = z[m, r]
+                if code == RELU:
+                    for q in range(ow):
+                        dst[np.uint64(q)] = max(src[np.uint64(o + q)] + b + res[np.uint64(q)], zero)
+                else:
+                    for q in range(ow):
+                        dst[np.uint64(q)] = activate(src[np.uint64(o + q)] + b + res[np.uint64(q)], code, p0, p1)
+            elif code == NONE:
                 for q in range(ow):
                     dst[q] = src[o + q] + b
             elif code == RELU:
@@ -365,8 +413,11 @@ def _strip_epilogue(yp, wp, y, bias, has_bias, code, p0, p1):  # type: ignore[no
                     dst[q] = activate(src[o + q] + b, code, p0, p1)
 
 
+_NO_Z = np.zeros((1, 1, 1), dtype=np.float32)
+
+
 def _conv_shifted(x: np.ndarray, w: np.ndarray, b: np.ndarray | None, y: np.ndarray, dilations: list[int],
-                  pads: list[int], act: tuple[int, float, float]) -> None:
+                  pads: list[int], act: tuple[int, float, float], z: np.ndarray | None = None) -> None:
     """Stride-1, group-1 convolution into ``y`` by shifted GEMMs (see above)."""
     sgemm = _sgemm()
     n, c, h, wd = x.shape
@@ -388,14 +439,16 @@ def _conv_shifted(x: np.ndarray, w: np.ndarray, b: np.ndarray | None, y: np.ndar
             shift = (t // kw) * dh * wp + (t % kw) * dw
             sgemm(101, 111, 111, m, cols, c, 1.0, taps[t].ctypes.data, c, xp.ctypes.data + 4 * shift, length,
                   0.0 if t == 0 else 1.0, yp.ctypes.data, cols)  # row-major, no transposes
-        _strip_epilogue(yp, wp, y[i], bias, b is not None, code, np.float32(p0), np.float32(p1))
+        _strip_epilogue(yp, wp, y[i], bias, b is not None, _NO_Z if z is None else z[i], z is not None, code,
+                        np.float32(p0), np.float32(p1))
 
 
 def conv2d(x: np.ndarray, w: np.ndarray, b: np.ndarray | None, *, group: int, strides: list[int],
-           dilations: list[int], pads: list[int], act: tuple[int, float, float] = (NONE, 0.0, 0.0)
-           ) -> np.ndarray:
+           dilations: list[int], pads: list[int], act: tuple[int, float, float] = (NONE, 0.0, 0.0),
+           z: np.ndarray | None = None) -> np.ndarray:
     """Grouped 2-D float32 convolution of x (N, C, H, W) with w (M, C/group, kh, kw), explicit pads
-    ``[top, left, bottom, right]``, plus bias and activation ``act`` (see ``_epilogue``)."""
+    ``[top, left, bottom, right]``, plus bias, the residual ``z`` (N, M, OH, OW) when given, and activation
+    ``act`` (see ``_epilogue``): ``act(conv + bias + z)``."""
     n, c, h, wd = x.shape
     m, cg, kh, kw = w.shape
     if c != cg * group or m % group:
@@ -409,6 +462,13 @@ def conv2d(x: np.ndarray, w: np.ndarray, b: np.ndarray | None, *, group: int, st
     code, p0, p1 = act
     taps = cg * kh * kw
     pointwise = kh == kw == 1 and sh == sw == 1 and not any(pads)
+    if z is not None:
+        z = np.ascontiguousarray(z, dtype=np.float32)
+    if taps <= DIRECT_MAX_TAPS and not (pointwise and group == 1 and taps > 2) and z is not None:
+        y = conv2d(x, w, b, group=group, strides=strides, dilations=dilations, pads=pads)
+        for i in range(n):
+            bias_residual_activation(y[i].reshape(m, -1), None, z[i].reshape(m, -1), code, p0, p1)
+        return y
     if taps <= DIRECT_MAX_TAPS and not (pointwise and group == 1 and taps > 2):
         # (a 1x1 convolution over 3+ channels is a matrix product: BLAS beats the scalar loop 10-40x)
         bias = _NO_BIAS if b is None else np.ascontiguousarray(b, dtype=np.float32)
@@ -421,7 +481,7 @@ def conv2d(x: np.ndarray, w: np.ndarray, b: np.ndarray | None, *, group: int, st
                np.float32(p0), np.float32(p1))
         return y
     if (group == 1 and sh == sw == 1 and kh * kw > 1 and ow >= SHIFTED_MIN_WIDTH and _sgemm() is not None):
-        _conv_shifted(x, w, b, y, [dh, dw], list(pads), act)
+        _conv_shifted(x, w, b, y, [dh, dw], list(pads), act, z)
         return y
     w2 = w.reshape(group, mg, taps)
     # (im2col in blocks of output rows sized for L2 was measured: no faster down to 1 MiB, slower below)
@@ -430,14 +490,16 @@ def conv2d(x: np.ndarray, w: np.ndarray, b: np.ndarray | None, *, group: int, st
             cols = x[i].reshape(c, oh * ow)
         else:
             cols = _columns(c * kh * kw, oh * ow)
-            im2col = _im2col_parallel if parallel_ok(cols.size) else _im2col_serial
-            im2col(x[i], kh, kw, sh, sw, dh, dw, ph, pw, 0, oh, ow, cols)
+            im2col(x[i], kh, kw, sh, sw, dh, dw, ph, pw, oh, ow, cols)
         yi = y[i].reshape(m, oh * ow)
         if group == 1:
             np.matmul(w2[0], cols, out=yi)
         else:
             np.matmul(w2, cols.reshape(group, taps, oh * ow), out=yi.reshape(group, mg, oh * ow))
-        bias_activation(yi, b, code, p0, p1)
+        if z is None:
+            bias_activation(yi, b, code, p0, p1)
+        else:
+            bias_residual_activation(yi, b, z[i].reshape(m, oh * ow), code, p0, p1)
     return y
 
 
@@ -473,7 +535,7 @@ def conv(x, w, b=None, *, auto_pad: str = "NOTSET", dilations: list[int] | None 
 
 
 @register("FusedConv", domain="ai.ronn", since=1, override="numba")
-def fused_conv(x, w, b=None, *, auto_pad: str = "NOTSET", dilations: list[int] | None = None,
+def fused_conv(x, w, b=None, z=None, *, auto_pad: str = "NOTSET", dilations: list[int] | None = None,
                group: int = 1, kernel_shape: list[int] | None = None, pads: list[int] | None = None,
                strides: list[int] | None = None, activation: str = "",
                activation_params: list[float] | None = None):  # type: ignore[no-untyped-def]
@@ -482,8 +544,12 @@ def fused_conv(x, w, b=None, *, auto_pad: str = "NOTSET", dilations: list[int] |
         return NotImplemented
     strides, dilations, pads = geometry
     act = activation_code(activation, activation_params)
+    if z is not None:
+        oh, ow = conv_out_shape(x.shape[2:], w.shape[2:], strides, dilations, pads)
+        if act is None or z.dtype != np.float32 or z.shape != (x.shape[0], w.shape[0], oh, ow):
+            return NotImplemented
     y = conv2d(x, w, b, group=group, strides=strides, dilations=dilations, pads=pads,
-               act=act if act is not None else (NONE, 0.0, 0.0))
+               act=act if act is not None else (NONE, 0.0, 0.0), z=z)
     if act is None:  # Tanh, Gelu, ...: the reference activation on the fresh result
         y = apply_activation(y, activation, activation_params)
     return (y,)
@@ -654,8 +720,7 @@ def conv2d_nhwc(x: np.ndarray, w: np.ndarray, b: np.ndarray | None, *, nchw_inpu
                 cols = x[i].reshape(c, oh * ow)
             else:
                 cols = _columns(c * kh * kw, oh * ow)
-                im2col = _im2col_parallel if parallel_ok(cols.size) else _im2col_serial
-                im2col(x[i], kh, kw, sh, sw, dh, dw, ph, pw, 0, oh, ow, cols)
+                im2col(x[i], kh, kw, sh, sw, dh, dw, ph, pw, oh, ow, cols)
             np.matmul(cols.T, wt, out=yi)
         bias_activation_columns(yi, b, code, p0, p1)
     return y

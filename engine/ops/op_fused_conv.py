@@ -1,4 +1,6 @@
-"""FusedConv (ai.ronn): Conv followed by an activation, made by the ``activation_fusion`` pass.
+"""FusedConv (ai.ronn): Conv followed by an activation, made by the ``activation_fusion`` pass, and
+optionally by a residual ``Add`` first, made by the ``conv_residual_fusion`` pass:
+``Y = activation(Conv(X, W, B) + Z)`` with the optional fourth input ``Z`` (ResNet's skip connection).
 
 Attributes are Conv's plus ``activation`` (Relu, Clip, Sigmoid, HardSwish, ...) and ``activation_params``
 (Clip's min and max, LeakyRelu's alpha, HardSigmoid's alpha and beta). The standard Conv kernel computes the
@@ -19,6 +21,7 @@ def fused_conv(
     x,
     w,
     b=None,
+    z=None,
     *,
     auto_pad: str = "NOTSET",
     dilations: list[int] | None = None,
@@ -40,4 +43,6 @@ def fused_conv(
         pads=pads,
         strides=strides,
     )
+    if z is not None:
+        y = (y + z).astype(y.dtype, copy=False)
     return (apply_activation(y, activation, activation_params),)

@@ -17,6 +17,7 @@ from engine.passes import (
     common_subexpression_elimination,
     constant_folding,
     conv_bn_folding,
+    conv_residual_fusion,
     dead_code_elimination,
     gelu_fusion,
     identity_elimination,
@@ -45,6 +46,7 @@ PASSES: dict[str, Pass] = {
         matmul_add_fusion,
         activation_fusion,
         nhwc_layout,
+        conv_residual_fusion,
         memory_planning,
     )
 }
@@ -64,7 +66,7 @@ _O2 = [
     "matmul_add_fusion",
     "activation_fusion",
 ]
-_O3 = ["nhwc_layout", "memory_planning"]
+_O3 = ["nhwc_layout", "conv_residual_fusion", "memory_planning"]
 
 # Level -> ordered pass names. Each level includes the passes of the levels below it.
 PIPELINES: dict[int, list[str]] = {0: [], 1: _O1, 2: _O1 + _O2, 3: _O1 + _O2 + _O3}

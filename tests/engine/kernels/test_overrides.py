@@ -98,6 +98,45 @@ def test_fused_conv(c, act):
     _assert_close(*_both("FusedConv", RONN, 1, x, w, b, activation=act[0], activation_params=act[1], **attrs))
 
 
+@FAST
+@given(conv_case, st.sampled_from([("Relu", None), ("", None), ("Clip", [0.0, 6.0]), ("Sigmoid", None)]))
+def test_fused_conv_residual(c, act):
+    """FusedConv with the residual input Z (conv_residual_fusion): act(conv + b + z), on every conv path."""
+    x, w, b, attrs = _conv_inputs(c)
+    (y,) = lookup("Conv", "", 17, reference=True).fn(x, w, b, **attrs)
+    z = _rand(np.random.default_rng(c["seed"] + 1), y.shape)
+    _assert_close(*_both("FusedConv", RONN, 1, x, w, b, z, activation=act[0], activation_params=act[1], **attrs))
+
+
+@pytest.mark.parametrize(("shape", "m", "k", "stride", "pads", "act"), [
+    ((1, 3, 37, 41), 8, 7, 2, [3, 3, 3, 3], ("Relu", None)),  # ResNet stem-like: im2col through the split
+    ((2, 6, 29, 29), 5, 3, 2, [1, 1, 1, 1], ("", None)),
+    ((1, 4, 40, 31), 6, 3, 3, [2, 0, 1, 2], ("Relu", None)),
+    ((1, 7, 14, 14), 9, 3, 1, [1, 1, 1, 1], ("Relu", None)),  # narrow: im2col at stride 1
+    ((1, 5, 30, 30), 4, 1, 2, [0, 0, 0, 0], ("", None)),     # 1x1 stride 2 (downsample)
+    ((1, 5, 30, 30), 4, 5, 2, [0, 2, 3, 1], ("Clip", [0.0, 6.0])),
+])  # fmt: skip
+@pytest.mark.parametrize("residual", [False, True])
+def test_conv_im2col_strided(shape, m, k, stride, pads, act, residual):
+    rng = np.random.default_rng(sum(shape) + k)
+    x, w, b = _rand(rng, shape), _rand(rng, (m, shape[1], k, k)), _rand(rng, (m,))
+    attrs = {"pads": pads, "strides": [stride, stride]}
+    (y,) = lookup("Conv", "", 17, reference=True).fn(x, w, b, **attrs)
+    z = [_rand(rng, y.shape)] if residual else []
+    _assert_close(*_both("FusedConv", RONN, 1, x, w, b, *z, activation=act[0], activation_params=act[1], **attrs))
+    _assert_close(*_both("Conv", "", 17, x, w, b, **attrs))
+
+
+def test_fused_conv_residual_declines_broadcast():
+    from engine.kernels.ops_conv import fused_conv
+
+    rng = np.random.default_rng(0)
+    x, w = _rand(rng, (1, 2, 6, 6)), _rand(rng, (3, 2, 3, 3))
+    assert fused_conv(x, w, None, _rand(rng, (1, 3, 1, 1)), pads=[1, 1, 1, 1]) is NotImplemented
+    (y,) = lookup("FusedConv", RONN, 1).fn(x, w, None, _rand(rng, (1, 3, 1, 1)), pads=[1, 1, 1, 1])
+    assert y.shape == (1, 3, 6, 6)
+
+
 def test_conv_declines_what_it_does_not_handle():
     rng = np.random.default_rng(0)
     x1, w1 = _rand(rng, (1, 2, 9)), _rand(rng, (3, 2, 3))  # 1-D
@@ -234,6 +273,10 @@ def test_conv_shifted_gemm_path(shape, k, pads, dil, bias, act):
     for _ in range(2):
         _assert_close(*_both("FusedConv", RONN, 1, x, w, b, activation=act[0], activation_params=act[1], **attrs))
         _assert_close(*_both("Conv", "", 17, x, w, b, **attrs))
+        (y,) = lookup("Conv", "", 17, reference=True).fn(x, w, b, **attrs)
+        z = _rand(rng, y.shape)  # the residual input rides the strip epilogue
+        _assert_close(*_both("FusedConv", RONN, 1, x, w, b, z, activation=act[0], activation_params=act[1],
+                             **attrs))
     if k > 1:
         assert ops_conv._sgemm() is not None and any(v[0] is w for v in ops_conv._packed.values())
 
