@@ -42,27 +42,53 @@ def _ranges(n_in, n_out, k, s, d, pb, lo_ok, hi_ok):  # type: ignore[no-untyped-
 
 
 @jit(inline="always", error_model="numpy")
-def _pool_plane(x, y, p, is_max, kh, kw, sh, sw, dh, dw, ph, pw, coffs, clos, chis, rcount, ccount):  # type: ignore[no-untyped-def]
-    h = x.shape[1]
+def _pool_plane(x, y, p, is_max, kh, kw, sh, sw, dh, dw, ph, pw, coffs, clos, chis, rcount, ccount, xs):  # type: ignore[no-untyped-def]
+    """One (H, W) plane. At column stride sw > 1 the plane is first split into its column phases
+    (xs[y, k, v] = x[y, v*sw + k], one pass), so every tap reads a contiguous run of its phase row; all
+    indices are unsigned, so the max/add loops vectorize (strided, signed reads had kept them scalar)."""
+    h, w = x.shape[1], x.shape[2]
     oh, ow = y.shape[1], y.shape[2]
+    xf = x.reshape(x.size)
+    yf = y.reshape(y.size)
+    base = p * h * w
+    if sw > 1:
+        wq = (w + sw - 1) // sw
+        for yy in range(h):
+            s0 = base + yy * w
+            for k in range(sw):
+                d0 = (yy * sw + k) * wq
+                for v in range((w - k + sw - 1) // sw):
+                    xs[np.uint64(d0 + v)] = xf[np.uint64(s0 + v * sw + k)]
+        src = xs
+        src0 = 0
+        rstride = sw * wq
+    else:
+        wq = w
+        src = xf
+        src0 = base
+        rstride = w
+    init = -np.inf if is_max else 0.0
     for r in range(oh):
+        d = (p * oh + r) * ow
         for q in range(ow):
-            y[p, r, q] = -np.inf if is_max else 0.0
+            yf[np.uint64(d + q)] = init
         for i in range(kh):
             yy = r * sh + i * dh - ph
             if yy < 0 or yy >= h:
                 continue
             for j in range(kw):
                 off = coffs[j]
+                phase = off % sw
+                s1 = src0 + yy * rstride + phase * wq + (off - phase) // sw  # + q: input column q*sw + off
                 if is_max:
                     for q in range(clos[j], chis[j]):
-                        y[p, r, q] = max(y[p, r, q], x[p, yy, q * sw + off])  # a select: vectorizes
+                        yf[np.uint64(d + q)] = max(yf[np.uint64(d + q)], src[np.uint64(s1 + q)])  # a select
                 else:
                     for q in range(clos[j], chis[j]):
-                        y[p, r, q] += x[p, yy, q * sw + off]
+                        yf[np.uint64(d + q)] += src[np.uint64(s1 + q)]
         if not is_max:
             for q in range(ow):
-                y[p, r, q] /= np.float32(rcount[r] * ccount[q])
+                yf[np.uint64(d + q)] /= np.float32(rcount[r] * ccount[q])
 
 
 @jit(inline="always", error_model="numpy")
@@ -80,16 +106,19 @@ def _setup(h, w, oh, ow, include_pad, kh, kw, sh, sw, dh, dw, ph, pw, pe_h, pe_w
 def _pool_parallel(x, y, is_max, include_pad, kh, kw, sh, sw, dh, dw, ph, pw, pe_h, pe_w):  # type: ignore[no-untyped-def]
     rcount, ccount, coffs, clos, chis = _setup(x.shape[1], x.shape[2], y.shape[1], y.shape[2], include_pad,
                                                kh, kw, sh, sw, dh, dw, ph, pw, pe_h, pe_w)
+    size = x.shape[1] * sw * ((x.shape[2] + sw - 1) // sw) if sw > 1 else 1
     for p in prange(x.shape[0]):
-        _pool_plane(x, y, p, is_max, kh, kw, sh, sw, dh, dw, ph, pw, coffs, clos, chis, rcount, ccount)
+        xs = np.empty(size, dtype=np.float32)
+        _pool_plane(x, y, p, is_max, kh, kw, sh, sw, dh, dw, ph, pw, coffs, clos, chis, rcount, ccount, xs)
 
 
 @jit(error_model="numpy")
 def _pool_serial(x, y, is_max, include_pad, kh, kw, sh, sw, dh, dw, ph, pw, pe_h, pe_w):  # type: ignore[no-untyped-def]
     rcount, ccount, coffs, clos, chis = _setup(x.shape[1], x.shape[2], y.shape[1], y.shape[2], include_pad,
                                                kh, kw, sh, sw, dh, dw, ph, pw, pe_h, pe_w)
+    xs = np.empty(x.shape[1] * sw * ((x.shape[2] + sw - 1) // sw) if sw > 1 else 1, dtype=np.float32)
     for p in range(x.shape[0]):
-        _pool_plane(x, y, p, is_max, kh, kw, sh, sw, dh, dw, ph, pw, coffs, clos, chis, rcount, ccount)
+        _pool_plane(x, y, p, is_max, kh, kw, sh, sw, dh, dw, ph, pw, coffs, clos, chis, rcount, ccount, xs)
 
 
 def pool2d(x: np.ndarray, is_max: bool, *, kernel_shape, strides, dilations, pads, auto_pad, ceil_mode,

@@ -321,3 +321,44 @@ def test_nhwc_conv_declines_group1_kxk_from_nhwc():
     assert raw(x, w, pads=[1, 1, 1, 1]) is NotImplemented
     np.testing.assert_allclose(fast.fn(x, w, pads=[1, 1, 1, 1])[0],
                                lookup("NhwcConv", RONN, 1, reference=True).fn(x, w, pads=[1, 1, 1, 1])[0])
+
+
+dw_nhwc_case = st.fixed_dictionaries({
+    "n": st.integers(1, 2), "c": st.sampled_from([1, 15, 16, 32, 40, 144]), "h": st.integers(1, 20),
+    "w": st.integers(1, 20), "kh": st.integers(1, 4), "kw": st.integers(1, 4), "sh": st.integers(1, 3),
+    "sw": st.integers(1, 3), "dh": st.integers(1, 2), "dw": st.integers(1, 2),
+    "pads": st.lists(st.integers(0, 2), min_size=4, max_size=4), "bias": st.booleans(), "seed": st.integers(0, 99),
+    "act": st.sampled_from([("", None), ("Relu", None), ("Clip", [0.0, 6.0]), ("HardSwish", None)]),
+})
+
+
+@FAST
+@given(dw_nhwc_case)
+def test_nhwc_depthwise_in_place(c):
+    """The in-place NHWC depthwise kernel: interior tiles and border pixels, any kernel size, stride,
+    dilation and asymmetric pads, channel counts on and off the 16-lane blocks."""
+    rng = np.random.default_rng(c["seed"])
+    pt, pl, pb, pr = c["pads"]
+    assume(c["h"] + pt + pb - (c["kh"] - 1) * c["dh"] - 1 >= 0 and c["w"] + pl + pr - (c["kw"] - 1) * c["dw"] - 1 >= 0)
+    ch = c["c"]
+    x = _rand(rng, (c["n"], c["h"], c["w"], ch))
+    w = _rand(rng, (ch, 1, c["kh"], c["kw"]))
+    b = _rand(rng, (ch,)) if c["bias"] else None
+    attrs = {"group": ch, "strides": [c["sh"], c["sw"]], "dilations": [c["dh"], c["dw"]], "pads": [pt, pl, pb, pr],
+             "activation": c["act"][0]}
+    if c["act"][1] is not None:
+        attrs["activation_params"] = c["act"][1]
+    _assert_close(*_both("NhwcConv", RONN, 1, x, w, b, **attrs))
+
+
+@pytest.mark.parametrize("shape,attrs", [
+    ((1, 64, 112, 112), {"kernel_shape": [3, 3], "strides": [2, 2], "pads": [1, 1, 1, 1]}),
+    ((2, 5, 33, 31), {"kernel_shape": [3, 2], "strides": [3, 2], "pads": [1, 0, 2, 1], "ceil_mode": 1}),
+    ((1, 3, 30, 29), {"kernel_shape": [2, 3], "strides": [1, 3], "dilations": [2, 2], "auto_pad": "SAME_LOWER"}),
+])
+@pytest.mark.parametrize("op", ["MaxPool", "AveragePool"])
+def test_pool_large_planes_and_phases(shape, attrs, op):
+    """Pooling over column phases (stride > 1) on large planes, asymmetric pads and ceil_mode included."""
+    x = _rand(np.random.default_rng(0), shape)
+    extra = {"count_include_pad": 1} if op == "AveragePool" and "pads" in attrs else {}
+    _assert_close(*_both(op, "", 12 if op == "MaxPool" else 19, x, **attrs, **extra))
