@@ -7,7 +7,7 @@ are done. One sleep runs before (a): it starts the sleep's worker process, which
 Target (issue 7): P95 during sleep within 1.5x of idle.
 
     .venv/bin/python benchmarks/bench_sleep.py [--episodes 2000] [--calls 3000] [--worker process|thread]
-        [--json out.json]
+        [--niceness 0..19] [--json out.json]
 """
 
 from __future__ import annotations
@@ -41,13 +41,13 @@ async def _measure(agent: Agent, inputs: np.ndarray, calls: int, offset: int) ->
     return samples
 
 
-async def run(episodes: int, calls: int, worker: str = "process") -> dict[str, Any]:
+async def run(episodes: int, calls: int, worker: str = "process", niceness: int = 0) -> dict[str, Any]:
     x, y = load_digits(return_X_y=True)
     rng = np.random.default_rng(0)
     inputs = (np.tile(x, (8, 1)) / 16.0 + rng.normal(0, 0.02, (8 * len(x), x.shape[1]))).astype(np.float32)
     labels = np.tile(y, 8)
     reports: list[SleepReport] = []
-    config = AgentConfig(sleep_worker=worker)  # type: ignore[arg-type]
+    config = AgentConfig(sleep_worker=worker, sleep_niceness=niceness)  # type: ignore[arg-type]
     with tempfile.TemporaryDirectory() as tmp:
         async with Agent(DATA / "digits_mlp.onnx", memory=Path(tmp) / "bench.db", config=config) as agent:
             for i in range(episodes):
@@ -84,6 +84,7 @@ async def run(episodes: int, calls: int, worker: str = "process") -> dict[str, A
         "during_sleep": b.__dict__,
         "p95_ratio": b.p95_ms / a.p95_ms,
         "worker": worker,
+        "niceness": niceness,
         "sleeps": len(reports),
         "sleep_s": [round(r.duration_s, 3) for r in reports],
         "first_sleep": {"steps": dict(last.step_s), "scored": last.scored, "learned": last.learned,
@@ -97,13 +98,14 @@ def main() -> None:
     parser.add_argument("--episodes", type=int, default=2000)
     parser.add_argument("--calls", type=int, default=3000)
     parser.add_argument("--worker", choices=["process", "thread"], default="process")
+    parser.add_argument("--niceness", type=int, default=0, help="AgentConfig.sleep_niceness")
     parser.add_argument("--json", type=Path)
     args = parser.parse_args()
-    result = trio.run(run, args.episodes, args.calls, args.worker)
+    result = trio.run(run, args.episodes, args.calls, args.worker, args.niceness)
     print(f"infer P50/P95 idle: {result['idle']['p50_ms'] * 1e3:.0f}/{result['idle']['p95_ms'] * 1e3:.0f} µs; "
           f"during sleep: {result['during_sleep']['p50_ms'] * 1e3:.0f}/{result['during_sleep']['p95_ms'] * 1e3:.0f}"
           f" µs; P95 ratio {result['p95_ratio']:.2f} (target <= 1.5); {result['sleeps']} sleeps of "
-          f"{result['sleep_s']} s; array work in a {args.worker}")
+          f"{result['sleep_s']} s; array work in a {args.worker} (niceness {args.niceness})")
     print("first sleep:", result["first_sleep"])
     if args.json:
         args.json.write_text(json.dumps(result, indent=2, default=str))

@@ -10,11 +10,9 @@ Example (trio or asyncio)::
 
 from __future__ import annotations
 
-import functools
-import math
 import os
 import time
-from collections import OrderedDict, deque
+from collections import deque
 from pathlib import Path
 from types import TracebackType
 from typing import Any
@@ -26,20 +24,17 @@ import numpy as np
 import memory_store
 from engine.errors import InvalidInputError
 
-from .adaptation import Adaptation
 from .config import ROUTES, AgentConfig, AgentStatistics, LatencySummary, SleepReport, Thought
 from .consolidation import SleepEngine, SleepScheduler
-from .episodes import EpisodeWriter, Ticket, episode
+from .episodes import EpisodeWriter, episode
 from .errors import AgentNotRunningError, BackgroundTaskError
-from .gradients import HeadNotFoundError
+from .feedback import Feedback, open_learning, save_learning
 from .models import Models, build_models
 from .router import HRM
 from .systems import Answer, System1
 from .vectors import Projection, VectorWindow
 
 _LATENCY_WINDOW = 10_000
-_S1_RECORDS = 20_000
-_INPUT_RECORDS = 4096  # inputs kept for feedback; older ones are read back from the episode row
 
 
 class Agent:
@@ -101,7 +96,7 @@ class Agent:
         self._projection = Projection(models.feature_dim, cfg.vector_dim, cfg.seed)
         dim = self._projection.dim
         self.memory = await anyio.to_thread.run_sync(
-            lambda: memory_store.open_memory(self._memory_arg, dim=dim, working_capacity=64)
+            lambda: memory_store.open_memory(self._memory_arg, dim=dim, working_capacity=64, autocheckpoint=0)
         )
         try:
             recent = await anyio.to_thread.run_sync(
@@ -133,9 +128,9 @@ class Agent:
             max_batch=cfg.max_batch,
             queue=cfg.write_queue,
             inline=cfg.commit_inline,
+            checkpoint=self.memory.db.checkpoint,
         )
-        self._adaptation, self._learning = await self._open_learning()
-        self._inputs: OrderedDict[Any, tuple[np.ndarray, bytes]] = OrderedDict()
+        self._adaptation, self._learning = await open_learning(self._model, models, self.memory, cfg)
         self._sleeper = SleepEngine(
             self.memory,
             self._adaptation,
@@ -146,8 +141,10 @@ class Agent:
         self._scheduler = SleepScheduler(cfg, self._scheduled_sleep)
         self._routes: dict[str, int] = dict.fromkeys(ROUTES, 0)
         self._latencies: dict[str, deque[float]] = {r: deque(maxlen=_LATENCY_WINDOW) for r in ROUTES}
-        self._s1_records: OrderedDict[Any, tuple[float, int, str]] = OrderedDict()
-        self._escalations = self._budget_limited = self._feedback = self._active = 0
+        self._feedback = Feedback(
+            self.memory, self._writer, self._hrm, self._system1, self._adaptation, self._limiter
+        )
+        self._escalations = self._budget_limited = self._active = 0
         self._tg = anyio.create_task_group()
         await self._tg.__aenter__()
         try:
@@ -178,7 +175,7 @@ class Agent:
             finally:
                 with anyio.CancelScope(shield=True):
                     try:
-                        await self._save_learning()  # the fast weights learned since the last sleep
+                        await save_learning(self._adaptation, self.memory)  # fast weights since the last sleep
                     finally:
                         await anyio.to_thread.run_sync(self._close_memory)
         if exc is None:
@@ -190,33 +187,6 @@ class Agent:
             self.memory.episodic.sync()  # index every committed row, then save it beside the database
         finally:
             self.memory.close()
-
-    async def _open_learning(self) -> tuple[Adaptation | None, str]:
-        """The learner of System 2's dense head, with what this memory kept of it (pushed into the sessions)."""
-        if not self.config.learn:
-            return None, "off (AgentConfig.learn is False)"
-        models = self._models
-        try:
-            adaptation = await anyio.to_thread.run_sync(
-                Adaptation.build, self._model, models.system1, models.system2, self.config
-            )
-        except HeadNotFoundError as exc:
-            return None, f"off: {exc}"
-        blobs = await self.memory.aio.state.get_many([adaptation.key, adaptation.key + "/system1"])
-        if adaptation.load(blobs):
-            adaptation.push()
-            student = adaptation.student
-            if student is not None and adaptation.system1_kind == "ternary":
-                models.system1.session = await anyio.to_thread.run_sync(adaptation.system1_from_student, student)
-        return adaptation, adaptation.description
-
-    async def _save_learning(self) -> None:
-        adaptation = self._adaptation
-        if adaptation is None:
-            return
-        async with adaptation.lock:
-            blobs = adaptation.state_blobs()
-        await self.memory.aio.state.put(blobs)
 
     async def _scheduled_sleep(self, reason: str) -> SleepReport:
         handled = self._scheduler.starting()
@@ -293,14 +263,7 @@ class Agent:
         )
         ticket = await self._writer.submit(encoded, alone=self._active == 1)
         key = ticket.id if ticket.id is not None else ticket
-        if s1_record is not None:
-            self._s1_records[key] = s1_record
-            if len(self._s1_records) > _S1_RECORDS:
-                self._s1_records.popitem(last=False)
-        if self._adaptation is not None:
-            self._inputs[key] = (next(iter(percept.feeds.values())), percept.digest)
-            if len(self._inputs) > _INPUT_RECORDS:
-                self._inputs.popitem(last=False)
+        self._feedback.remember(key, s1_record, next(iter(percept.feeds.values())), percept.digest)
         self._scheduler.episode()
         latency = time.perf_counter() - start
         self._routes[route] += 1
@@ -332,72 +295,7 @@ class Agent:
             InvalidInputError: neither label nor reward, or a bad one. UnknownIdError: no such episode.
         """
         self._require_running()
-        if label is None and reward is None:
-            raise InvalidInputError("feedback needs a label or a reward")
-        if label is not None and (isinstance(label, bool) or not isinstance(label, int | np.integer)):
-            raise InvalidInputError(f"label must be an int, got {label!r}")
-        if reward is not None and (not isinstance(reward, int | float) or not math.isfinite(reward)):
-            raise InvalidInputError(f"reward must be a finite number, got {reward!r}")
-        key: Any
-        if isinstance(thought_or_id, Thought):
-            ticket: Ticket = thought_or_id.ticket
-            eid = thought_or_id.episode_id
-            if eid is None:
-                eid = await self._writer.committed_id(ticket)
-            key = ticket if ticket in self._s1_records else eid
-        elif isinstance(thought_or_id, int | np.integer) and not isinstance(thought_or_id, bool):
-            eid = key = int(thought_or_id)
-            if key not in self._s1_records:  # deferred mode keys records by ticket until asked
-                key = next((t for t in self._s1_records if isinstance(t, Ticket) and t.id == eid), eid)
-        else:
-            raise InvalidInputError(
-                f"feedback takes a Thought or an episode id, got {type(thought_or_id).__name__}"
-            )
-        fields: dict[str, Any] = {}
-        if label is not None:
-            fields["label"] = int(label)
-        if reward is not None:
-            fields["reward"] = float(reward)
-        if eid is None:  # a flush marker's ticket; cannot come from a Thought
-            raise InvalidInputError("this Thought has no stored episode")
-        try:  # on the event loop (~20 µs), unless another thread or process holds the write lock
-            self.memory.episodic.feedback(eid, **fields, wait=False)
-        except memory_store.DatabaseBusyError:
-            await anyio.to_thread.run_sync(functools.partial(self.memory.episodic.feedback, eid, **fields))
-        self._feedback += 1
-        if self._adaptation is not None:
-            target = label
-            if target is None and reward is not None and reward > 0 and isinstance(thought_or_id, Thought):
-                target = thought_or_id.prediction  # a rewarded answer
-            if target is not None and target >= 0:
-                await self._learn(thought_or_id, eid, int(target))
-        record = self._s1_records.pop(key, None)
-        if record is not None:
-            conf, prediction, route = record
-            if label is not None:
-                self._hrm.calibrator.record(conf, prediction == int(label))
-            elif route == "system1" and reward is not None:
-                self._hrm.calibrator.record(conf, reward > 0)
-
-    async def _learn(self, thought_or_id: Thought | int, eid: int, label: int) -> None:
-        adaptation = self._adaptation
-        assert adaptation is not None
-        ticket = thought_or_id.ticket if isinstance(thought_or_id, Thought) else None
-        record = self._inputs.pop(ticket, None) if ticket is not None else None
-        if record is None:
-            record = self._inputs.pop(eid, None)
-        if record is None:  # an older episode: its stored input
-            [stored] = await self.memory.aio.episodic.get([eid], with_payload=True)
-            if not isinstance(stored.input, np.ndarray):
-                return
-            record = (stored.input, stored.input_digest)
-        x, digest = record
-        async with adaptation.lock:
-            if adaptation.inline:
-                adaptation.feedback_sync(x, label)
-            else:
-                await anyio.to_thread.run_sync(adaptation.feedback_sync, x, label, limiter=self._limiter)
-        self._system1.forget(digest)  # the cached answer for this input predates the lesson
+        await self._feedback.give(thought_or_id, label, reward)
 
     async def recall(self, x: Any, k: int = 5) -> list[memory_store.Episode]:
         """The ``k`` stored episodes nearest to ``x`` (by feature vector), nearest first, with distances."""
@@ -445,7 +343,7 @@ class Agent:
             escalations=self._escalations,
             budget_limited=self._budget_limited,
             threshold=self._hrm.calibrator.threshold,
-            feedback=self._feedback,
+            feedback=self._feedback.count,
             system1=self._models.system1.description,
             system2=self._models.system2.description,
             inline=self._models.system2.inline,

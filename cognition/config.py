@@ -92,6 +92,9 @@ class AgentConfig:
         sleep_worker: where a sleep's array work (importance, replay training, distillation, k-means) runs:
             ``"process"`` (a worker process: it does not hold the GIL the event loop needs, so ``infer`` keeps
             its latency during a sleep) or ``"thread"`` (the sleep's worker thread: no process to start).
+        sleep_niceness: the worker process's CPU niceness (0-19): above 0 the OS gives a busy core to
+            ``infer`` first, but a sleep then gets little CPU while ``infer`` runs flat out and may not keep up
+            with ``sleep_every_episodes`` (the soak test got 2 sleeps of 20 at 5 or 10; docs/sleep.md).
     """
 
     durability: Durability = "durable"
@@ -136,6 +139,7 @@ class AgentConfig:
     relation_decay: float = 0.95
     dream: float = 0.0
     sleep_worker: SleepWorker = "process"
+    sleep_niceness: int = 0
 
     def __post_init__(self) -> None:
         def bad(name: str, want: str) -> InvalidInputError:
@@ -185,6 +189,10 @@ class AgentConfig:
                 raise bad(name, "None or a positive int")
         if self.sleep_worker not in ("process", "thread"):
             raise bad("sleep_worker", "'process' or 'thread'")
+        if isinstance(self.sleep_niceness, bool) or not isinstance(self.sleep_niceness, int) or not (
+            0 <= self.sleep_niceness <= 19
+        ):
+            raise bad("sleep_niceness", "an int from 0 to 19")
         if self.system1_refresh not in ("distill", "ternarize", "off"):
             raise bad("system1_refresh", "'distill', 'ternarize' or 'off'")
         if not isinstance(self.learning, LearningConfig):

@@ -1,11 +1,12 @@
 """The sleep engine: what a sleep does (:class:`SleepEngine`); when it runs is :mod:`cognition.sleep_scheduler`.
 
-A sleep runs in the agent's task group beside inference. Its database work runs in one worker thread at a time
-(a limiter of one); its array work (importance, replay training, distillation, k-means:
-:mod:`cognition.sleep_worker`) in a worker process (``AgentConfig.sleep_worker``), so that it does not hold
-the GIL the event loop needs; the event loop only swaps results in (the learner's new slow weights, a
-refreshed System 1 session), so ``infer`` keeps answering at its usual pace while the agent sleeps. Steps, in
-order, each reported in the :class:`~cognition.config.SleepReport`:
+A sleep runs in the agent's task group beside inference. Its reads (of a file: :mod:`memory_store.bulk`) and
+its array work (importance, replay training, distillation, k-means, the knowledge-graph plan:
+:mod:`cognition.sleep_worker`) run in a worker process (``AgentConfig.sleep_worker``), so that they do not hold
+the GIL the event loop needs; its writes, short DB-API transactions, in one worker thread at a time; the
+event loop only swaps results in (the learner's new slow weights, a refreshed System 1 session), so
+``infer`` keeps answering at its usual pace while the agent sleeps. Steps, in order, each reported in the
+:class:`~cognition.config.SleepReport`:
 
 1. **flush + index**: commit pending episodes, catch the HNSW index up.
 2. **importance**: the oldest ``sleep_batch`` new episodes are scored (recency, frequency, novelty within
@@ -21,7 +22,8 @@ order, each reported in the :class:`~cognition.config.SleepReport`:
    relations from temporal succession (``follows``), shared labels (``same_label``, and ``has_label`` to a
    ``label/<k>`` concept) and similar prototypes (``similar``); Hebbian strengthening of each concept with
    its most frequent successor (``associated``), then every relation decays and faint ones are pruned.
-6. **consolidate**: the batch is marked consolidated (one transaction, with its importance).
+6. **consolidate**: the batch is marked consolidated with its importance (:data:`WRITE_CHUNK` rows per
+   transaction).
 7. **forget**: while more than ``episode_capacity`` episodes remain, the least important consolidated
    ones are forgotten (row and index point together).
 8. **save**: the index is written beside the database.
@@ -29,9 +31,9 @@ order, each reported in the :class:`~cognition.config.SleepReport`:
 
 from __future__ import annotations
 
+import functools
 import time
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
 from typing import Any
 
 import anyio
@@ -40,27 +42,19 @@ import anyio.to_thread
 import numpy as np
 
 import memory_store
-from memory_store import Consolidation, Episode
+from memory_store import Consolidation, bulk
 
 from . import sleep_worker
 from .adaptation import Adaptation
 from .concept_graph import MAX_CONCEPTS, write_concepts
 from .config import AgentConfig, SleepReport
-from .consolidation_steps import Concept, Relation, class_balanced_sample, select_forgetting
 from .sleep_scheduler import SleepScheduler
+from .sleep_worker import Loaded
 
-_FORGET_CHUNK = 10_000
-
-
-@dataclass
-class _Batch:
-    """The new episodes one sleep works on, oldest first."""
-
-    episodes: list[Episode]
-    vectors: np.ndarray
-    importance: np.ndarray
-    labels: np.ndarray  # -1: no label (nor a positive reward)
-    raw: list[Any] = field(default_factory=list)
+#: Rows per write transaction of a sleep (importance, forgetting): each holds the write lock ~0.3 ms, so a
+#: durable ``infer`` that commits meanwhile waits at most that long; the event loop runs between chunks.
+WRITE_CHUNK = 64
+_CONSOLIDATED = int(Consolidation.CONSOLIDATED)
 
 
 class SleepEngine:
@@ -101,10 +95,21 @@ class SleepEngine:
         call of this engine to the thread (:attr:`worker` says where the work runs)."""
         if self.worker == "process":
             try:
-                return await anyio.to_process.run_sync(fn, *args, cancellable=True, limiter=self._limiter)
+                return await anyio.to_process.run_sync(
+                    sleep_worker.run, self.config.sleep_niceness, fn, *args, cancellable=True, limiter=self._limiter
+                )
             except anyio.BrokenWorkerProcess as exc:
                 self.worker = f"thread (the worker process failed: {exc!r})"
         return await self._thread(fn, *args)
+
+    async def _read(self, fn: Callable[..., Any], *args: Any) -> Any:
+        """``fn(source, *args)`` (a :mod:`cognition.sleep_worker` reader of :mod:`memory_store.bulk`): in the
+        worker process, on its own connection, when the memory is a file; in the thread when it is in memory
+        (one connection, this process's)."""
+        source = self.memory.episodic.source
+        if isinstance(source, str):
+            return await self._compute(fn, source, *args)
+        return await self._thread(fn, source, *args)
 
     async def sleep(self, reason: str = "called") -> SleepReport:
         """One sleep; a sleep asked for while another runs waits for it, then runs."""
@@ -135,13 +140,10 @@ class SleepEngine:
         await self._thread(episodic.sync)
         step("index")
         while True:  # every new episode, ``sleep_batch`` at a time
-            loaded = await self._thread(self._load)
-            if loaded is None:
+            batch = await self._load()
+            if batch is None:
                 break
-            episodes, vectors, scoring, labels, raw = loaded
-            importance = await self._compute(sleep_worker.score, *scoring)
-            batch = _Batch(episodes, vectors, importance, labels, raw)
-            _add(fields, scored=len(batch.episodes), importance_sum=float(batch.importance.sum()))
+            _add(fields, scored=len(batch), importance_sum=float(batch.importance.sum()))
             step("importance")
             if self.adaptation is not None and self.config.learn:
                 part: dict[str, Any] = {}
@@ -151,20 +153,24 @@ class SleepEngine:
                     if await self._refresh_system1(*replayed, part):
                         step("system1")
                 _merge(fields, part)
-            found, links, self._rng = await self._compute(
-                sleep_worker.concepts, batch.vectors, batch.labels, self._rng, self.config.concept_min_size
+            existing = episodic.source
+            if not isinstance(existing, str):  # in memory: read here, plan in the worker
+                existing = await self._thread(bulk.concepts_named, existing, "cluster/")
+            update, self._rng = await self._compute(
+                sleep_worker.concepts, batch.vectors, batch.labels, self._rng, self.config.concept_min_size,
+                existing,
             )
-            _add(fields, **await self._thread(self._concepts, batch, found, links))
+            _add(fields, **await self._thread(write_concepts, self.memory.semantic, update, self.config))
             step("concepts")
-            await self._thread(self._mark_consolidated, batch)
-            _add(fields, consolidated=len(batch.episodes))
+            await self._mark_consolidated(batch)
+            _add(fields, consolidated=len(batch))
             step("consolidate")
-            if len(batch.episodes) < self.config.sleep_batch:
+            if len(batch) < self.config.sleep_batch:
                 break
         if "importance_sum" in fields:
             fields["mean_importance"] = fields.pop("importance_sum") / fields["scored"]
         if self.config.episode_capacity is not None:
-            fields["forgotten"] = await self._thread(self._forget, self.config.episode_capacity)
+            fields["forgotten"] = await self._forget(self.config.episode_capacity)
             step("forget")
         await self._thread(episodic.save_index)
         step("save")
@@ -181,53 +187,47 @@ class SleepEngine:
 
     # -- importance --------------------------------------------------------------------------------
 
-    def _load(self) -> tuple[list[Episode], np.ndarray, tuple[Any, ...], np.ndarray, list[Any]] | None:
-        """The oldest ``sleep_batch`` new episodes: (episodes, vectors, the arguments of
-        :func:`sleep_worker.score`, labels, raw inputs); None when there are none."""
-        episodes = self.memory.episodic.between(
-            consolidation=Consolidation.NEW, limit=self.config.sleep_batch, with_payload=True
-        )
-        if not episodes:
+    async def _load(self) -> Loaded | None:
+        """The oldest ``sleep_batch`` new episodes, read, decoded and scored in the worker process (rows of an
+        in-memory database are read here, then decoded there); None when there are none."""
+        episodic, limit = self.memory.episodic, self.config.sleep_batch
+        if episodic.dim is None:
             return None
-        vectors = np.stack([np.asarray(e.vector, np.float32) for e in episodes])
-        now = time.time()
-        confidence = np.empty(len(episodes))
-        labels = np.full(len(episodes), -1, np.int64)
-        for i, e in enumerate(episodes):
-            predicted = _prediction(e.output)
-            confidence[i] = 0.5 if e.confidence is None else e.confidence
-            if e.label is not None:
-                labels[i] = e.label
-                if predicted is not None and predicted != e.label:
-                    confidence[i] = 0.0  # a wrong answer: as surprising as it gets
-            elif e.reward is not None and e.reward > 0 and predicted is not None:
-                labels[i] = predicted  # a rewarded answer teaches itself
-        scoring = (
-            np.array([now - e.time for e in episodes]),
-            np.array([e.access_count for e in episodes]),
-            vectors,
-            confidence,
-            np.array([np.nan if e.reward is None else e.reward for e in episodes]),
-            self.config.importance,
+        source: bulk.Source | bulk.Rows = episodic.source
+        if callable(source):
+            source = await self._thread(source, bulk.NEW_EPISODES, (limit,))
+            if not source:
+                return None
+        loaded: Loaded | None = await self._compute(
+            sleep_worker.load, source, limit, episodic.dim, self.config.importance
         )
-        return episodes, vectors, scoring, labels, [e.input for e in episodes]
+        return loaded
 
     # -- replay ------------------------------------------------------------------------------------
 
-    async def _replay(self, batch: _Batch, fields: dict[str, Any]) -> tuple[np.ndarray, np.ndarray] | None:
-        """Train a copy of the learner in the worker thread, install it on the loop, persist it. Returns the
+    async def _replay(self, batch: Loaded, fields: dict[str, Any]) -> tuple[np.ndarray, np.ndarray] | None:
+        """Train a copy of the learner in the worker process, install it on the loop, persist it. Returns the
         raw inputs replayed and their features (for System 1), or None when nothing was labelled."""
         adaptation = self.adaptation
         assert adaptation is not None
         new = np.flatnonzero(batch.labels >= 0)
-        if not len(new):
+        if not len(new) or batch.raw is None:
             return None
-        replayed = await self._thread(self._replay_set)
+        # stored labelled episodes to replay: the most important consolidated ones, class-balanced
+        stored, self._rng = await self._read(
+            sleep_worker.replay_set, _CONSOLIDATED, self.config.replay_per_class, self._rng
+        )
+        replayed = None
+        if stored is not None:
+            ids, raw_old, y_old = stored
+            await self._thread(self.memory.episodic.touch, ids.tolist())  # replayed: counts toward frequency
+            replayed = raw_old, y_old
         async with adaptation.lock:
             snapshot, steps_then, fast_then = adaptation.snapshot()
+        raw_new = batch.raw
 
         def inputs() -> tuple[np.ndarray, np.ndarray, np.ndarray, tuple[np.ndarray, np.ndarray] | None]:
-            raw = _stack([batch.raw[i] for i in new])
+            raw = raw_new
             x = adaptation.features(raw)
             if replayed is None:
                 return raw, x, x, None
@@ -255,22 +255,6 @@ class SleepEngine:
             fisher=trained.strategy.penalty != "none",
         )
         return raw_all, features
-
-    def _replay_set(self) -> tuple[np.ndarray, np.ndarray] | None:
-        """Stored labelled episodes to replay: the most important consolidated ones, class-balanced."""
-        per_class = self.config.replay_per_class
-        candidates = self.memory.episodic.by_importance(
-            Consolidation.CONSOLIDATED, limit=per_class * 64, labelled=True
-        )
-        if not candidates:
-            return None
-        labels = np.array([e.label for e in candidates], np.int64)
-        priorities = np.array([e.importance for e in candidates])
-        chosen = class_balanced_sample(labels, per_class, self._rng, priorities)
-        ids = [candidates[i].id for i in chosen]
-        stored = self.memory.episodic.get(ids, with_payload=True)
-        self.memory.episodic.touch(ids)  # replayed: counts toward frequency
-        return _stack([e.input for e in stored]), labels[chosen]
 
     async def _refresh_system1(self, raw: np.ndarray, features: np.ndarray, fields: dict[str, Any]) -> bool:
         adaptation = self.adaptation
@@ -301,29 +285,29 @@ class SleepEngine:
             await self._thread(self.memory.state.put, blobs)
         return True
 
-    # -- the knowledge graph -----------------------------------------------------------------------
-
-    def _concepts(self, batch: _Batch, found: list[Concept], links: list[Relation]) -> dict[str, int]:
-        """Write the clusters found in ``batch`` (:func:`sleep_worker.concepts`) into the knowledge graph."""
-        return write_concepts(self.memory.semantic, batch.vectors, found, links, self.config)
-
     # -- consolidation and forgetting --------------------------------------------------------------
 
-    def _mark_consolidated(self, batch: _Batch) -> None:
-        scores = {e.id: float(s) for e, s in zip(batch.episodes, batch.importance, strict=True)}
-        self.memory.episodic.set_importance(scores, consolidation=Consolidation.CONSOLIDATED)
+    async def _mark_consolidated(self, batch: Loaded) -> None:
+        """The batch consolidated with its importance, :data:`WRITE_CHUNK` rows per transaction (the event loop
+        commits its episodes in between). A sleep cancelled in the middle leaves the rest new: the next sleep
+        takes them again."""
+        for start in range(0, len(batch), WRITE_CHUNK):
+            part = slice(start, start + WRITE_CHUNK)
+            scores = dict(zip(batch.ids[part].tolist(), batch.importance[part].tolist(), strict=True))
+            await self._thread(
+                functools.partial(self.memory.episodic.set_importance, scores, consolidation=Consolidation.CONSOLIDATED)
+            )
 
-    def _forget(self, capacity: int) -> int:
+    async def _forget(self, capacity: int) -> int:
+        """Forget the least important consolidated episodes down to ``capacity`` (chosen in the worker process;
+        deleted :data:`WRITE_CHUNK` at a time, rows and index points together)."""
         episodic = self.memory.episodic
-        excess = episodic.count() - capacity
+        excess = await self._thread(episodic.count) - capacity
         if excess <= 0:
             return 0
-        lowest = episodic.by_importance(Consolidation.CONSOLIDATED, limit=excess, lowest_first=True)
-        importance = np.array([e.importance for e in lowest])
-        chosen = select_forgetting(importance, np.ones(len(lowest), bool), len(lowest) - excess)
-        ids = [lowest[i].id for i in chosen]
-        for start in range(0, len(ids), _FORGET_CHUNK):
-            episodic.forget(ids[start : start + _FORGET_CHUNK])
+        ids: np.ndarray = await self._read(sleep_worker.forget_set, _CONSOLIDATED, excess)
+        for start in range(0, len(ids), WRITE_CHUNK):
+            await self._thread(episodic.forget, ids[start : start + WRITE_CHUNK].tolist())
         return len(ids)
 
 
@@ -341,20 +325,6 @@ def _merge(fields: dict[str, Any], part: dict[str, Any]) -> None:
     if "system1_agreement_before" in fields:
         part.pop("system1_agreement_before", None)
     fields.update(part)
-
-
-def _prediction(output: Any) -> int | None:
-    if isinstance(output, np.ndarray) and output.size:
-        return int(np.asarray(output).reshape(-1).argmax())
-    return None
-
-
-def _stack(inputs: list[Any]) -> np.ndarray:
-    """Stored inputs (each one sample, with or without its batch axis) as one batch."""
-    arrays = [np.asarray(x) for x in inputs]
-    if all(a.ndim >= 1 and a.shape[0] == 1 for a in arrays):
-        return np.concatenate(arrays)
-    return np.stack(arrays)
 
 
 __all__ = ["MAX_CONCEPTS", "SleepEngine", "SleepScheduler"]

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
+from typing import Any
 
 import anyio
 import anyio.lowlevel
@@ -71,6 +72,7 @@ class EpisodeWriter:
         queue: int,
         inline: bool,
         index_interval_s: float = 0.25,
+        checkpoint: Callable[[], Any] | None = None,
     ) -> None:
         self.episodic = episodic
         self.durable = durable
@@ -78,6 +80,9 @@ class EpisodeWriter:
         self.max_batch = max_batch
         self.inline = inline
         self.index_interval_s = index_interval_s
+        #: run after each index catch-up, in the indexer's thread: the WAL checkpoint (the agent turns
+        #: SQLite's automatic one off: it ran inside a commit on the event loop, ~5-10 ms)
+        self.checkpoint = checkpoint
         self._send, self._receive = anyio.create_memory_object_stream[Ticket](queue)
         self._limiter = anyio.CapacityLimiter(1)
         self._index_wanted = anyio.Event()
@@ -225,6 +230,8 @@ class EpisodeWriter:
             try:
                 with anyio.CancelScope(shield=True):
                     await anyio.to_thread.run_sync(self.episodic.sync, limiter=self._limiter)
+                    if self.checkpoint is not None:
+                        await anyio.to_thread.run_sync(self.checkpoint, limiter=self._limiter)
             except Exception as exc:
                 self.failure = exc
                 return

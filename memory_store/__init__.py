@@ -89,6 +89,7 @@ def open_memory(
     hnsw: HnswParams | None = None,
     working_capacity: int = 64,
     concept_history: int = 32,
+    autocheckpoint: int = 1000,
 ) -> Memory:
     """Open (creating and migrating as needed) the memory store at ``path_or_url``.
 
@@ -101,6 +102,8 @@ def open_memory(
         synchronous: ``"NORMAL"`` survives a killed process; ``"FULL"`` also survives power loss.
         busy_timeout_s: how long a write waits for another process's write lock before DatabaseBusyError.
         hnsw: HNSW parameters (:class:`HnswParams`); the defaults are measured in docs/memory_store.md.
+        autocheckpoint: WAL pages after which a commit also checkpoints (SQLite's default, 1000); 0: never,
+            the caller runs ``memory.db.checkpoint()`` itself (off the thread whose commits must stay fast).
 
     Raises:
         NotARonnDatabaseError: the file is not SQLite, or an SQLite database RONN did not make (untouched).
@@ -109,7 +112,9 @@ def open_memory(
     """
     if space not in ("l2", "cosine"):
         raise InvalidMemoryInputError(f"space must be 'l2' or 'cosine', got {space!r}")
-    db = Database(_resolve(path_or_url), synchronous=synchronous, busy_timeout_s=busy_timeout_s)
+    db = Database(
+        _resolve(path_or_url), synchronous=synchronous, busy_timeout_s=busy_timeout_s, autocheckpoint=autocheckpoint
+    )
     try:
         episodic = EpisodicMemory(db, dim=dim, space=space, params=hnsw or HnswParams())
         semantic = SemanticMemory(db, history=concept_history)

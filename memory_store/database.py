@@ -74,6 +74,7 @@ class Database:
         *,
         synchronous: Synchronous = "NORMAL",
         busy_timeout_s: float = 30.0,
+        autocheckpoint: int = 1000,
     ) -> None:
         if synchronous not in ("NORMAL", "FULL"):
             raise InvalidMemoryInputError(f"synchronous must be 'NORMAL' or 'FULL', got {synchronous!r}")
@@ -82,6 +83,9 @@ class Database:
         self.path = path
         self.synchronous = synchronous
         self.busy_timeout_s = busy_timeout_s
+        #: WAL pages after which a commit checkpoints (SQLite's ``wal_autocheckpoint``); 0: only
+        #: :meth:`checkpoint` does (an agent checkpoints in a worker thread, not in a commit on its event loop)
+        self.autocheckpoint = max(int(autocheckpoint), 0)
         self._write_lock = threading.RLock()
         self._writer: sqlite3.Connection | None = None  # write_dbapi's connection (in memory: the shared one)
         # an in-memory database is one connection shared by every thread: serialize reads too
@@ -117,6 +121,7 @@ class Database:
         cursor.execute(f"PRAGMA busy_timeout = {int(min(self.busy_timeout_s, 5.0) * 1000)}")
         cursor.execute(f"PRAGMA synchronous = {self.synchronous}")
         cursor.execute("PRAGMA foreign_keys = ON")
+        cursor.execute(f"PRAGMA wal_autocheckpoint = {self.autocheckpoint}")
         cursor.close()
 
     def read(self, fn: Callable[[Connection], T]) -> T:
@@ -196,6 +201,7 @@ class Database:
         conn.execute("PRAGMA busy_timeout = 0")
         conn.execute(f"PRAGMA synchronous = {self.synchronous}")
         conn.execute("PRAGMA foreign_keys = ON")
+        conn.execute(f"PRAGMA wal_autocheckpoint = {self.autocheckpoint}")
         return conn
 
     def _run(self, fn: Callable[[Connection], T], *, write: bool, foreign_keys: bool) -> T:
@@ -212,6 +218,17 @@ class Database:
             finally:
                 if not foreign_keys:
                     raw.execute("PRAGMA foreign_keys = ON")
+
+    def checkpoint(self) -> int:
+        """A passive WAL checkpoint (copies committed pages into the database file without waiting for, or
+        blocking, readers and writers); returns the pages checkpointed (0 in memory)."""
+        if self.path is None:
+            return 0
+        with self.engine.connect() as conn:
+            raw = conn.connection.driver_connection
+            assert raw is not None
+            row = raw.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
+        return 0 if row is None else int(row[2])
 
     # -- opening -----------------------------------------------------------------------------------
 

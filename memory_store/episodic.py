@@ -24,7 +24,7 @@ from typing import Any
 import numpy as np
 from sqlalchemy import Connection, bindparam, func, select
 
-from . import codec
+from . import bulk, codec
 from .database import Database
 from .errors import InvalidMemoryInputError, InvalidQueryError, InvalidVectorError, UnknownIdError
 from .hnsw_index import EpisodeIndex, HnswParams, Space, remove_stale_temporaries
@@ -58,6 +58,8 @@ _BY_IDS = {
     )
     for payload in (False, True)
 }
+_DELETE = "DELETE FROM episodes WHERE id IN (SELECT value FROM json_each(?))"
+_EXISTING = "SELECT id FROM episodes WHERE id IN (SELECT value FROM json_each(?))"
 _INSERT = (
     f"INSERT INTO episodes ({', '.join(ENCODED_COLUMNS)}) VALUES ({', '.join('?' * len(ENCODED_COLUMNS))})"
 )
@@ -188,12 +190,10 @@ class EpisodicMemory:
         """Record an access: ``access_count += 1`` and ``last_access = time`` (default now)."""
         ids = id_list(ids)
         when = _time.time() if time is None else float(time)
-        stmt = (
-            episodes.update()
-            .where(episodes.c.id == bindparam("eid"))
-            .values(access_count=episodes.c.access_count + 1, last_access=when)
-        )
-        self._db.write(lambda c: (self._require(c, ids), c.execute(stmt, [{"eid": i} for i in ids])))
+        rows = [(when, i) for i in ids]
+        sql = "UPDATE episodes SET access_count = access_count + 1, last_access = ? WHERE id = ?"
+        if rows:
+            self._db.write_dbapi(lambda c: self._require_changed(c, ids, c.executemany(sql, rows).rowcount))
 
     def update(
         self,
@@ -271,18 +271,22 @@ class EpisodicMemory:
                 extra["consolidation"] = int(Consolidation(consolidation))
             except ValueError:
                 raise InvalidMemoryInputError(f"unknown consolidation state {consolidation!r}") from None
-        stmt = (
-            episodes.update()
-            .where(episodes.c.id == bindparam("eid"))
-            .values(importance=bindparam("imp"), **extra)
-        )
-        self._db.write(lambda c: (self._require(c, ids), c.execute(stmt, values)))
+        sets = "importance = ?" + ("" if not extra else ", consolidation = ?")
+        rows = [(v["imp"], *extra.values(), v["eid"]) for v in values]
+        sql = f"UPDATE episodes SET {sets} WHERE id = ?"  # DB-API: ~2 µs a row, against ~40 through SQLAlchemy
+        self._db.write_dbapi(lambda c: self._require_changed(c, ids, c.executemany(sql, rows).rowcount))
 
     def forget(self, ids: Iterable[int]) -> None:
         """Delete episodes: their rows, then their index points. Unknown ids raise and delete nothing."""
         ids = id_list(ids)
-        stmt = episodes.delete().where(episodes.c.id.in_(bindparam("ids", expanding=True)))
-        self._db.write(lambda c: (self._require(c, ids), c.execute(stmt, {"ids": padded(ids)})))
+        if not ids:
+            return
+        param = bulk.ids_param(ids)
+
+        def delete(conn: sqlite3.Connection) -> None:
+            self._require_changed(conn, ids, conn.execute(_DELETE, (param,)).rowcount, distinct=True)
+
+        self._db.write_dbapi(delete)
         if self._index is not None:
             self._index.remove(ids)
 
@@ -342,6 +346,17 @@ class EpisodicMemory:
         d = codec.digest(value)
         stmt = select(episodes.c.id).where(episodes.c.input_digest == d).order_by(episodes.c.id)
         return list(self._db.read(lambda c: c.execute(stmt).scalars().all()))
+
+    def query(self, sql: str, params: Sequence[Any] = ()) -> bulk.Rows:
+        """Raw rows of one DB-API ``SELECT`` in a read transaction (:mod:`memory_store.bulk`'s source for an
+        in-memory database)."""
+        return self._db.read(lambda c: _driver(c).execute(sql, tuple(params)).fetchall())
+
+    @property
+    def source(self) -> bulk.Source:
+        """Where :mod:`memory_store.bulk` reads these episodes: the database file (a worker process can open
+        it), or :meth:`query` for an in-memory database."""
+        return str(self._db.path) if self._db.path is not None else self.query
 
     def count(self) -> int:
         return int(
@@ -533,6 +548,16 @@ class EpisodicMemory:
     def _rows(self, conn: Connection, ids: list[int], with_payload: bool) -> dict[int, Any]:
         return {r.id: r for r in conn.execute(_BY_IDS[with_payload], {"ids": padded(ids)})}
 
+    def _require_changed(
+        self, conn: sqlite3.Connection, ids: list[int], changed: int, *, distinct: bool = False
+    ) -> None:
+        """Raise UnknownIdError (inside a DB-API write, so it rolls back) unless a statement over ``ids``
+        changed one row per id (per distinct id when ``distinct``)."""
+        if changed == (len(set(ids)) if distinct else len(ids)):
+            return
+        found = {r[0] for r in conn.execute(_EXISTING, (bulk.ids_param(ids),))}
+        raise UnknownIdError("episode id", set(ids) - found)
+
     def _require(self, conn: Connection, ids: list[int]) -> list[int]:
         """Raise UnknownIdError (inside the transaction, so nothing is written) unless every id exists."""
         stmt = select(episodes.c.id).where(episodes.c.id.in_(bindparam("ids", expanding=True)))
@@ -540,3 +565,9 @@ class EpisodicMemory:
         if missing:
             raise UnknownIdError("episode id", missing)
         return ids
+
+
+def _driver(conn: Connection) -> sqlite3.Connection:
+    raw = conn.connection.driver_connection
+    assert raw is not None
+    return raw  # type: ignore[no-any-return]

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import dataclasses
 
+import anyio
+import anyio.to_process
 import numpy as np
 import pytest
 import trio
@@ -133,3 +135,59 @@ async def test_sleep_without_labels_consolidates_but_does_not_train(model_path, 
         await _stream(agent, x, y, 0, 50, label=False)
         report = await agent.sleep()
         assert "replay" not in report.steps and report.consolidated == 50 and report.learned == 0
+
+
+async def _two_sleeps(agent: Agent, x: np.ndarray, y: np.ndarray) -> list[SleepReport]:
+    await _stream(agent, x, y, 0, 300)
+    first = await agent.sleep()
+    await _stream(agent, x, y, 300, 100)
+    return [first, await agent.sleep()]
+
+
+def _counts(report: SleepReport) -> tuple[object, ...]:
+    return (report.scored, report.learned, report.replayed, report.consolidated, report.forgotten,
+            report.concepts, report.relations, report.episodes)
+
+
+async def test_sleep_worker_thread_matches_the_process(model_path, digits, tmp_path, monkeypatch) -> None:
+    """``sleep_worker="thread"`` never starts a process and does what the worker process does (same random
+    stream, same reads): the same counts, concepts and relations, on a file (reads in the worker process)."""
+    x, y = digits
+    config = AgentConfig(episode_capacity=150, learning=LearningConfig(epochs=3))
+    async with Agent(model_path, memory=tmp_path / "p.db", config=config) as agent:
+        by_process = await _two_sleeps(agent, x, y)
+        assert agent._sleeper.worker == "process"
+
+    async def no_process(*args: object, **kwargs: object) -> None:
+        raise AssertionError("sleep_worker='thread' started a process")
+
+    monkeypatch.setattr(anyio.to_process, "run_sync", no_process)
+    thread_config = dataclasses.replace(config, sleep_worker="thread")
+    async with Agent(model_path, memory=tmp_path / "t.db", config=thread_config) as agent:
+        by_thread = await _two_sleeps(agent, x, y)
+        assert agent._sleeper.worker == "thread"
+        kept = agent.memory.episodic.between(limit=1000)
+        assert len(kept) == 150 and {e.consolidation for e in kept} == {Consolidation.CONSOLIDATED}
+    assert [_counts(r) for r in by_thread] == [_counts(r) for r in by_process]
+    assert by_thread[1].replayed > 0 and by_thread[0].forgotten == 150
+
+
+async def test_sleep_falls_back_to_the_thread_when_the_process_cannot_start(
+    model_path, digits, tmp_path, monkeypatch
+) -> None:
+    x, y = digits
+    calls = 0
+
+    async def broken(*args: object, **kwargs: object) -> None:
+        nonlocal calls
+        calls += 1
+        raise anyio.BrokenWorkerProcess("the worker process died on start")
+
+    monkeypatch.setattr(anyio.to_process, "run_sync", broken)
+    config = AgentConfig(episode_capacity=150, learning=LearningConfig(epochs=3))
+    async with Agent(model_path, memory=tmp_path / "m.db", config=config) as agent:
+        first, second = await _two_sleeps(agent, x, y)
+        assert agent._sleeper.worker.startswith("thread (the worker process failed")
+        assert calls == 1  # tried once; every later step and sleep goes to the thread
+    assert first.scored == first.learned == first.consolidated == 300 and first.forgotten == 150
+    assert second.learned == 100 and second.replayed > 0 and second.concepts > 0

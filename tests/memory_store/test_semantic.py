@@ -5,12 +5,13 @@ from __future__ import annotations
 import math
 from collections import deque
 
+import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import memory_store
-from memory_store import SemanticMemory
+from memory_store import InvalidMemoryInputError, SemanticMemory
 
 
 def _bfs(edges: set[tuple[int, int]], start: int, hops: int, both: bool) -> dict[int, int]:
@@ -141,3 +142,25 @@ async def test_async_wrappers(memory: memory_store.Memory) -> None:
     a, b = await memory.aio.semantic.add_concepts(["a", "b"])
     await memory.aio.semantic.relate(a, b, "r")
     assert await memory.aio.semantic.neighbourhood([a], 2) == {a: 0, b: 1}
+
+
+def test_merge_writes_concepts_relations_hebbian_and_uses_in_one_call(memory) -> None:
+    graph = memory.semantic
+    old = graph.add_concept("cluster/1", np.ones(4, np.float32))
+    ids = graph.merge(
+        {"cluster/1": None, "cluster/2": np.zeros(4, np.float32), "label/3": None},
+        [("cluster/1", "cluster/2", "follows", 0.5), ("cluster/2", "label/3", "has_label", 1.0)],
+        strengthen=[("cluster/2", "cluster/1"), ("cluster/1", "cluster/2")],
+        rate=0.5,
+        used=["cluster/1", "cluster/2"],
+    )
+    assert ids["cluster/1"] == old and set(ids) == {"cluster/1", "cluster/2", "label/3"}
+    [kept] = graph.concepts(old)
+    assert kept.prototype is not None and kept.prototype.tolist() == [1.0] * 4  # None keeps the prototype
+    a, b = sorted((ids["cluster/1"], ids["cluster/2"]))
+    weights = {(r.source_id, r.target_id, r.type): r.weight for r in graph.relations(a, "both")}
+    assert weights[(a, b, "associated")] == pytest.approx(0.75)  # two Hebbian steps: 0.5, then 0.5 + 0.5 * 0.5
+    assert weights[(ids["cluster/1"], ids["cluster/2"], "follows")] == 0.5
+    assert [c.use_count for c in graph.concepts([ids["cluster/1"], ids["label/3"]])] == [1, 0]
+    with pytest.raises(InvalidMemoryInputError, match="not in"):
+        graph.merge({"cluster/9": None}, [("cluster/9", "nowhere", "follows", 1.0)])
