@@ -12,15 +12,14 @@ Every error a user can cause is a subclass of :class:`RonnError`, and its messag
     ├── ProviderError              an execution provider that cannot run here was asked for
     └── ResourceLimitError         a configured limit (memory, time budget, capacity) would be exceeded
 
-``InvalidInputError`` also derives from ``ValueError`` and ``ModelError`` from ``ValueError`` so code written for
-onnxruntime's broad ``except ValueError`` keeps working.
+``RonnError`` and ``InvalidInputError`` live in the leaf package ``ronn_errors`` (shared with ``memory_store``)
+and are re-exported here. ``InvalidInputError`` and ``ModelError`` also derive from ``ValueError``, so code
+written for onnxruntime's broad ``except ValueError`` keeps working.
 """
 
 from __future__ import annotations
 
-
-class RonnError(Exception):
-    """Base class of every error RONN raises on purpose."""
+from ronn_errors import InvalidInputError, RonnError
 
 
 class ModelError(RonnError, ValueError):
@@ -40,10 +39,6 @@ class UnsupportedOperatorError(ModelError):
         super().__init__(
             f"operator {self.domain}::{op_type} at opset {opset} is not supported{where}{extra}"
         )
-
-
-class InvalidInputError(RonnError, ValueError):
-    """A feed given to ``run`` does not match what the model declares."""
 
 
 class ExecutionError(RonnError, RuntimeError):

@@ -1,10 +1,10 @@
 """Errors raised by the memory store.
 
-They derive from the project's root :class:`engine.errors.RonnError`, so a user catches everything RONN
-raises on purpose with one ``except RonnError``. ``engine.errors`` is a leaf module that imports nothing;
-importing it is the one sanctioned dependency of ``memory_store`` on ``engine`` (DESIGN.md, "Layout")::
+They derive from the project's root :class:`ronn_errors.RonnError`, so a user catches everything RONN
+raises on purpose with one ``except RonnError``. ``ronn_errors`` is a leaf package that imports nothing, shared
+with ``engine``; ``memory_store`` imports nothing from ``engine``::
 
-    RonnError (engine.errors)
+    RonnError (ronn_errors)
     └── MemoryStoreError            base of everything the memory store raises on purpose
         ├── InvalidMemoryInputError  a call's arguments are wrong; also InvalidInputError and ValueError
         │   ├── InvalidVectorError   wrong vector size, NaN or infinity, a value float16 cannot hold
@@ -21,7 +21,7 @@ from __future__ import annotations
 
 from collections.abc import Hashable, Iterable
 
-from engine.errors import InvalidInputError, RonnError
+from ronn_errors import InvalidInputError, RonnError
 
 
 class MemoryStoreError(RonnError):

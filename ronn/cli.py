@@ -28,7 +28,7 @@ def _size_text(n: float) -> str:
 
 def cmd_inspect(args: argparse.Namespace, console: Console) -> int:
     from engine.loader import load_model
-    from engine.session import type_string
+    from engine.values import type_string
 
     path = Path(args.model)
     graph = load_model(path)
