@@ -14,7 +14,8 @@ import numpy as np
 
 from engine.kernels._epilogue import parallel_ok
 from engine.kernels._numba import jit, prange
-from engine.ops._nn import pool_geometry, spatial_attrs
+from engine.ops._nn import spatial_attrs
+from engine.ops._nn_pool import pool_geometry
 from engine.ops.registry import register
 
 

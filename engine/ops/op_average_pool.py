@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from engine.ops._nn import pool_nd
+from engine.ops._nn_pool import pool_nd
 from engine.ops.registry import register
 
 

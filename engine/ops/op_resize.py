@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from engine.ops._nn import resize_nd
+from engine.ops._nn_resize import resize_nd
 from engine.ops.registry import register
 
 
