@@ -22,7 +22,6 @@ import argparse
 import collections
 import hashlib
 import json
-import math
 import sys
 import traceback
 from collections.abc import Callable
@@ -36,42 +35,22 @@ import onnxruntime as ort
 import torch
 from torch import nn
 from torch.nn import functional as F
+from torch_models import (
+    MLP,
+    BasicBlock,
+    Decoder,
+    Encoder,
+    InvertedResidual,
+    conv_bn,
+    randomize_batchnorm,
+    strip_debug_metadata,
+)
 
 REQUIRED_TORCH = "2.13.0"
 OPSET = 18
 SEED = 0
 
 # --------------------------------------------------------------------------------------------- models
-
-
-class MLP(nn.Module):
-    """784-32-32-10 with ReLU (MNIST-shaped; 32 wide to keep the committed files small)."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.fc1 = nn.Linear(784, 32)
-        self.fc2 = nn.Linear(32, 32)
-        self.fc3 = nn.Linear(32, 10)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.fc3(F.relu(self.fc2(F.relu(self.fc1(x)))))
-
-
-class BasicBlock(nn.Module):
-    def __init__(self, cin: int, cout: int, stride: int) -> None:
-        super().__init__()
-        self.conv1 = nn.Conv2d(cin, cout, 3, stride, 1, bias=False)
-        self.bn1 = nn.BatchNorm2d(cout)
-        self.conv2 = nn.Conv2d(cout, cout, 3, 1, 1, bias=False)
-        self.bn2 = nn.BatchNorm2d(cout)
-        self.down: nn.Module = nn.Identity()
-        if stride != 1 or cin != cout:
-            self.down = nn.Sequential(nn.Conv2d(cin, cout, 1, stride, bias=False), nn.BatchNorm2d(cout))
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        y = F.relu(self.bn1(self.conv1(x)))
-        y = self.bn2(self.conv2(y))
-        return F.relu(y + self.down(x))
 
 
 class ResNetSmall(nn.Module):
@@ -93,32 +72,6 @@ class ResNetSmall(nn.Module):
         x = F.relu(self.final_bn(self.blocks(self.pool(self.stem(x)))))
         x = F.adaptive_avg_pool2d(x, 1).flatten(1)
         return self.fc(x)
-
-
-def conv_bn(cin: int, cout: int, k: int, stride: int, groups: int = 1, act: bool = True) -> nn.Sequential:
-    layers: list[nn.Module] = [
-        nn.Conv2d(cin, cout, k, stride, k // 2, groups=groups, bias=False),
-        nn.BatchNorm2d(cout),
-    ]
-    if act:
-        layers.append(nn.ReLU6())
-    return nn.Sequential(*layers)
-
-
-class InvertedResidual(nn.Module):
-    def __init__(self, cin: int, cout: int, stride: int, expand: int) -> None:
-        super().__init__()
-        hidden = cin * expand
-        layers: list[nn.Module] = []
-        if expand != 1:
-            layers.append(conv_bn(cin, hidden, 1, 1))
-        layers += [conv_bn(hidden, hidden, 3, stride, groups=hidden), conv_bn(hidden, cout, 1, 1, act=False)]
-        self.body = nn.Sequential(*layers)
-        self.residual = stride == 1 and cin == cout
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        y = self.body(x)
-        return x + y if self.residual else y
 
 
 class MobileNetV2Small(nn.Module):
@@ -146,101 +99,19 @@ class MobileNetV2Small(nn.Module):
 VOCAB, WIDTH, HEADS, LAYERS, SEQ = 100, 64, 4, 2, 16
 
 
-class SelfAttention(nn.Module):
-    """Multi-head self-attention written out by hand, as GPT-2 and BERT implementations do."""
-
-    def __init__(self, width: int, heads: int) -> None:
-        super().__init__()
-        self.heads = heads
-        self.qkv = nn.Linear(width, 3 * width)
-        self.proj = nn.Linear(width, width)
-
-    def forward(self, x: torch.Tensor, bias: torch.Tensor | None, keep: torch.Tensor | None) -> torch.Tensor:
-        """``bias`` is added to the scores (BERT's padding mask); where ``keep`` is False they are replaced
-        by the float minimum (GPT-2's causal mask, as Hugging Face's GPT-2 does it)."""
-        b, t, c = x.shape
-        q, k, v = self.qkv(x).split(c, dim=2)
-        q, k, v = (z.view(b, t, self.heads, c // self.heads).transpose(1, 2) for z in (q, k, v))
-        scores = (q @ k.transpose(-2, -1)) * (1.0 / math.sqrt(c // self.heads))
-        if bias is not None:
-            scores = scores + bias
-        if keep is not None:
-            scores = torch.where(keep, scores, torch.full([], torch.finfo(scores.dtype).min))
-        y = F.softmax(scores, dim=-1) @ v
-        return self.proj(y.transpose(1, 2).reshape(b, t, c))
+def mlp_small() -> nn.Module:
+    """784-32-32-10 with ReLU (32 wide to keep the committed files small)."""
+    return MLP(32)
 
 
-class GPT2Block(nn.Module):
-    def __init__(self) -> None:
-        super().__init__()
-        self.ln1 = nn.LayerNorm(WIDTH)
-        self.attn = SelfAttention(WIDTH, HEADS)
-        self.ln2 = nn.LayerNorm(WIDTH)
-        self.mlp = nn.Sequential(nn.Linear(WIDTH, 4 * WIDTH), nn.GELU("tanh"), nn.Linear(4 * WIDTH, WIDTH))
-
-    def forward(self, x: torch.Tensor, causal: torch.Tensor) -> torch.Tensor:
-        x = x + self.attn(self.ln1(x), None, causal)
-        return x + self.mlp(self.ln2(x))
-
-
-class GPT2Small(nn.Module):
+def gpt2_small() -> nn.Module:
     """Pre-LayerNorm decoder: token + position embeddings, causal mask, GELU (tanh form), tied LM head."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.wte = nn.Embedding(VOCAB, WIDTH)
-        self.wpe = nn.Embedding(SEQ, WIDTH)
-        self.blocks = nn.ModuleList(GPT2Block() for _ in range(LAYERS))
-        self.ln_f = nn.LayerNorm(WIDTH)
-        self.register_buffer("causal", torch.tril(torch.ones(SEQ, SEQ, dtype=torch.bool)), persistent=False)
-
-    def forward(self, input_ids: torch.Tensor) -> torch.Tensor:
-        t = input_ids.shape[1]
-        pos = torch.arange(t, device=input_ids.device)
-        x = self.wte(input_ids) + self.wpe(pos)
-        causal = self.get_buffer("causal")[:t, :t]
-        for block in self.blocks:
-            x = block(x, causal)
-        return self.ln_f(x) @ self.wte.weight.t()
+    return Decoder(VOCAB, WIDTH, HEADS, LAYERS, max_pos=SEQ)
 
 
-class BertLayer(nn.Module):
-    def __init__(self) -> None:
-        super().__init__()
-        self.attn = SelfAttention(WIDTH, HEADS)
-        self.ln1 = nn.LayerNorm(WIDTH, eps=1e-12)
-        self.mlp = nn.Sequential(nn.Linear(WIDTH, 4 * WIDTH), nn.GELU(), nn.Linear(4 * WIDTH, WIDTH))
-        self.ln2 = nn.LayerNorm(WIDTH, eps=1e-12)
-
-    def forward(self, x: torch.Tensor, bias: torch.Tensor) -> torch.Tensor:
-        x = self.ln1(x + self.attn(x, bias, None))
-        return self.ln2(x + self.mlp(x))
-
-
-class BertSmall(nn.Module):
+def bert_small() -> nn.Module:
     """Post-LayerNorm encoder: word, position and token-type embeddings, padding mask, GELU (erf), pooler."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.word = nn.Embedding(VOCAB, WIDTH)
-        self.position = nn.Embedding(SEQ, WIDTH)
-        self.token_type = nn.Embedding(2, WIDTH)
-        self.ln = nn.LayerNorm(WIDTH, eps=1e-12)
-        self.layers = nn.ModuleList(BertLayer() for _ in range(LAYERS))
-        self.pooler = nn.Linear(WIDTH, WIDTH)
-
-    def forward(
-        self, input_ids: torch.Tensor, attention_mask: torch.Tensor, token_type_ids: torch.Tensor
-    ) -> tuple[torch.Tensor, torch.Tensor]:
-        t = input_ids.shape[1]
-        pos = torch.arange(t, device=input_ids.device)
-        x = self.ln(self.word(input_ids) + self.position(pos) + self.token_type(token_type_ids))
-        # (batch, 1, 1, seq): 0 where attended, the float32 minimum where padded (as Hugging Face does).
-        keep = attention_mask[:, None, None, :].to(x.dtype)
-        bias = (1.0 - keep) * torch.finfo(x.dtype).min
-        for layer in self.layers:
-            x = layer(x, bias)
-        return x, torch.tanh(self.pooler(x[:, 0]))
+    return Encoder(VOCAB, WIDTH, HEADS, LAYERS, ffn=4 * WIDTH, max_pos=SEQ)
 
 
 # --------------------------------------------------------------------------------------------- specs
@@ -277,12 +148,12 @@ def bert_inputs(rng: np.random.Generator, batch: int) -> dict[str, np.ndarray]:
 
 
 SPECS = (
-    ModelSpec("mlp", MLP, ("x",), ("logits",),
+    ModelSpec("mlp", mlp_small, ("x",), ("logits",),
               lambda rng, b: {"x": rng.standard_normal((b, 784), dtype=np.float32)}),
     ModelSpec("resnet", ResNetSmall, ("image",), ("logits",), image_inputs),
     ModelSpec("mobilenetv2", MobileNetV2Small, ("image",), ("logits",), image_inputs),
-    ModelSpec("gpt2", GPT2Small, ("input_ids",), ("logits",), token_inputs),
-    ModelSpec("bert", BertSmall, ("input_ids", "attention_mask", "token_type_ids"),
+    ModelSpec("gpt2", gpt2_small, ("input_ids",), ("logits",), token_inputs),
+    ModelSpec("bert", bert_small, ("input_ids", "attention_mask", "token_type_ids"),
               ("last_hidden_state", "pooler_output"), bert_inputs),
 )  # fmt: skip
 
@@ -291,16 +162,7 @@ def build_model(spec: ModelSpec) -> nn.Module:
     """Seeded weights; BatchNorm running statistics randomized so that folding them is not a no-op."""
     seed = SEED + int(hashlib.sha256(spec.name.encode()).hexdigest()[:6], 16)
     torch.manual_seed(seed)
-    model = spec.build()
-    for module in model.modules():
-        if isinstance(module, nn.BatchNorm2d):
-            n = module.num_features
-            assert module.running_mean is not None and module.running_var is not None
-            module.running_mean.copy_(torch.randn(n) * 0.2)
-            module.running_var.copy_(torch.rand(n) * 1.5 + 0.5)
-            module.weight.data.copy_(torch.rand(n) + 0.5)
-            module.bias.data.copy_(torch.randn(n) * 0.1)
-    return model.eval()
+    return randomize_batchnorm(spec.build())
 
 
 # --------------------------------------------------------------------------------------------- export
@@ -326,17 +188,6 @@ def export_variant(spec: ModelSpec, model: nn.Module, dynamo: bool, dynamic: boo
     with torch.no_grad():
         torch.onnx.export(model, args, str(path), **kwargs)  # type: ignore[arg-type]
     strip_debug_metadata(path)
-
-
-# The dynamo exporter annotates every node with metadata_props: Python stack traces (with this machine's
-# paths), FX node dumps, module names. They are about a third of these small files and mean nothing to a
-# runtime, so they go (onnx.checker and onnxruntime ignore them; so does our loader).
-def strip_debug_metadata(path: Path) -> None:
-    model = onnx.load(str(path))
-    for node in model.graph.node:
-        del node.metadata_props[:]
-        node.doc_string = ""
-    onnx.save(model, str(path))
 
 
 def _forward_arg_names(model: nn.Module, spec: ModelSpec) -> list[str]:

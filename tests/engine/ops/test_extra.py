@@ -8,72 +8,16 @@ directly with the same inputs; every output must agree in dtype, shape and value
 from __future__ import annotations
 
 import numpy as np
-import onnx
-import onnxruntime as ort
 import pytest
-from hypothesis import given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 from onnx import helper
-from onnx.reference import ReferenceEvaluator
-
-from engine.ops.registry import lookup
-
-FAST = settings(max_examples=25, deadline=None)
-
-
-def _model(op, inputs, attrs, opset, n_out):
-    names = [f"i{k}" if x is not None else "" for k, x in enumerate(inputs)]
-    while names and names[-1] == "":
-        names.pop()
-    outs = [f"y{k}" for k in range(n_out)]
-    node = helper.make_node(op, names, outs, **attrs)
-    graph_inputs = [
-        helper.make_tensor_value_info(n, helper.np_dtype_to_tensor_dtype(x.dtype), x.shape)
-        for n, x in zip(names, inputs, strict=False)
-        if n
-    ]
-    graph_outputs = [helper.make_value_info(o, onnx.TypeProto()) for o in outs]
-    graph = helper.make_graph([node], "g", graph_inputs, graph_outputs)
-    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", opset)])
-    model.ir_version = 10
-    feeds = {n: x for n, x in zip(names, inputs, strict=False) if n}
-    return model, feeds
-
-
-def _oracle(op, inputs, attrs, opset, n_out, use_ort=True):
-    model, feeds = _model(op, inputs, attrs, opset, n_out)
-    if use_ort:
-        sess = ort.InferenceSession(model.SerializeToString(), providers=["CPUExecutionProvider"])
-        return sess.run(None, feeds)
-    return ReferenceEvaluator(model).run(None, feeds)
-
-
-def _ronn(op, inputs, attrs, opset, n_out):
-    spec = lookup(op, "", opset)
-    inputs = list(inputs)
-    while inputs and inputs[-1] is None:
-        inputs.pop()
-    res = spec.fn(*inputs, **attrs)
-    assert isinstance(res, tuple)
-    return list(res[:n_out])
+from ops_helpers import FAST, check_kernel, kernel_outputs, oracle_outputs
+from ops_helpers import randn as _rand
 
 
 def check(op, inputs, attrs=None, opset=22, n_out=1, rtol=1e-4, atol=1e-5, use_ort=True):
-    attrs = attrs or {}
-    expected = _oracle(op, inputs, attrs, opset, n_out, use_ort)
-    got = _ronn(op, inputs, attrs, opset, n_out)
-    for e, g in zip(expected, got, strict=True):
-        assert isinstance(g, np.ndarray)
-        assert g.dtype == e.dtype, (g.dtype, e.dtype)
-        assert g.shape == e.shape, (g.shape, e.shape)
-        if e.dtype.kind == "f":
-            np.testing.assert_allclose(g, e, rtol=rtol, atol=atol)
-        else:
-            np.testing.assert_array_equal(g, e)
-
-
-def _rand(rng, shape, dtype=np.float32, scale=1.0):
-    return (rng.standard_normal(shape) * scale).astype(dtype)
+    check_kernel(op, inputs, attrs, opset, n_out, rtol, atol, use_ort, drop_trailing=True)
 
 
 # ------------------------------------------------------------------------------------------- recurrent nets
@@ -128,9 +72,9 @@ def test_recurrent_matches_onnxruntime(op, seq, batch, inp, hidden, direction, l
     # onnxruntime's CPU kernels reject layout=1: run it on the time-major transposes and transpose back
     seq_major = [a if a is None or a.ndim != 3 or k in (1, 2) else a.swapaxes(0, 1)
                  for k, a in enumerate(inputs)]
-    expected = _oracle(op, seq_major, attrs, 22, n_out)
+    expected = oracle_outputs(op, seq_major, attrs, 22, n_out, drop_trailing=True)
     expected = [expected[0].transpose(2, 0, 1, 3)] + [e.swapaxes(0, 1) for e in expected[1:]]
-    got = _ronn(op, inputs, {**attrs, "layout": 1}, 22, n_out)
+    got = kernel_outputs(op, inputs, {**attrs, "layout": 1}, 22, n_out)
     for e, g in zip(expected, got, strict=True):
         assert g.dtype == e.dtype and g.shape == e.shape
         np.testing.assert_allclose(g, e, rtol=1e-4, atol=1e-5)

@@ -4,80 +4,10 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given
 from hypothesis import strategies as st
-from onnx import TensorProto, helper
+from ops_helpers import SETTINGS, i64, rand, run_both, shapes
 
-from engine.session import InferenceSession
-
-ort = pytest.importorskip("onnxruntime")
-
-SETTINGS = settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-
-_NP_TO_ONNX = {
-    np.dtype(np.float32): TensorProto.FLOAT,
-    np.dtype(np.float64): TensorProto.DOUBLE,
-    np.dtype(np.float16): TensorProto.FLOAT16,
-    np.dtype(np.int8): TensorProto.INT8,
-    np.dtype(np.int16): TensorProto.INT16,
-    np.dtype(np.int32): TensorProto.INT32,
-    np.dtype(np.int64): TensorProto.INT64,
-    np.dtype(np.uint8): TensorProto.UINT8,
-    np.dtype(np.uint16): TensorProto.UINT16,
-    np.dtype(np.uint32): TensorProto.UINT32,
-    np.dtype(np.uint64): TensorProto.UINT64,
-    np.dtype(np.bool_): TensorProto.BOOL,
-}
-
-
-def _model(op, inputs, n_outputs, opset, attrs):
-    names, graph_inputs = [], []
-    for i, arr in enumerate(inputs):
-        if arr is None:
-            names.append("")
-            continue
-        names.append(f"in{i}")
-        graph_inputs.append(helper.make_tensor_value_info(f"in{i}", _NP_TO_ONNX[arr.dtype], arr.shape))
-    outs = [f"out{i}" for i in range(n_outputs)]
-    node = helper.make_node(op, names, outs, **attrs)
-    graph_outputs = [helper.make_empty_tensor_value_info(o) for o in outs]
-    graph = helper.make_graph([node], "g", graph_inputs, graph_outputs)
-    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", opset)])
-    model.ir_version = 8
-    return model
-
-
-def run_both(op, inputs, n_outputs=1, opset=18, rtol=1e-4, atol=1e-6, **attrs):
-    """Run the node in onnxruntime and in our engine; assert equal dtypes and shapes and close values."""
-    model = _model(op, inputs, n_outputs, opset, attrs)
-    feeds = {f"in{i}": a for i, a in enumerate(inputs) if a is not None}
-    sess = ort.InferenceSession(model.SerializeToString(), providers=["CPUExecutionProvider"])
-    expected = sess.run(None, feeds)
-    got = InferenceSession(model, check_model=False).run(None, feeds)
-    assert len(got) == len(expected)
-    for g, e in zip(got, expected, strict=True):
-        assert g.dtype == e.dtype, (g.dtype, e.dtype)
-        assert g.shape == e.shape, (g.shape, e.shape)
-        if e.dtype.kind == "f":
-            np.testing.assert_allclose(g, e, rtol=rtol, atol=atol)
-        else:
-            np.testing.assert_array_equal(g, e)
-    return got
-
-
-def rand(shape, dtype=np.float32, seed=0, lo=-50, hi=50):
-    rng = np.random.default_rng(seed)
-    if np.dtype(dtype).kind == "f":
-        return np.asarray(rng.standard_normal(shape), dtype=dtype)
-    info = np.iinfo(dtype)
-    return np.asarray(rng.integers(max(lo, info.min), min(hi, info.max) + 1, shape), dtype=dtype)
-
-
-def i64(values):
-    return np.asarray(values, dtype=np.int64)
-
-
-shapes = st.lists(st.integers(1, 5), min_size=1, max_size=4).map(tuple)
 seeds = st.integers(0, 2**16)
 
 

@@ -7,64 +7,15 @@ directly with the same inputs; every requested output must agree in dtype, shape
 from __future__ import annotations
 
 import numpy as np
-import onnx
-import onnxruntime as ort
 import pytest
-from hypothesis import assume, given, settings
+from hypothesis import assume, given
 from hypothesis import strategies as st
-from onnx import helper
-
-from engine.ops.registry import lookup
-
-FAST = settings(max_examples=25, deadline=None)
-
-
-def _ort_run(op, inputs, attrs, opset, n_out):
-    names = [f"i{k}" if x is not None else "" for k, x in enumerate(inputs)]
-    outs = [f"y{k}" for k in range(n_out)]
-    node = helper.make_node(op, names, outs, **attrs)
-    graph_inputs = [
-        helper.make_tensor_value_info(n, helper.np_dtype_to_tensor_dtype(x.dtype), x.shape)
-        for n, x in zip(names, inputs, strict=True)
-        if x is not None
-    ]
-    graph_outputs = [helper.make_value_info(o, onnx.TypeProto()) for o in outs]
-    graph = helper.make_graph([node], "g", graph_inputs, graph_outputs)
-    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", opset)])
-    model.ir_version = 10
-    sess = ort.InferenceSession(model.SerializeToString(), providers=["CPUExecutionProvider"])
-    feeds = {n: x for n, x in zip(names, inputs, strict=True) if x is not None}
-    return sess.run(None, feeds)
-
-
-def _ronn_run(op, inputs, attrs, opset, n_out):
-    spec = lookup(op, "", opset)
-    while inputs and inputs[-1] is None:
-        inputs = inputs[:-1]
-    kw = dict(attrs)
-    if spec.wants_num_outputs:
-        kw["_num_outputs"] = n_out
-    res = spec.fn(*inputs, **kw)
-    assert isinstance(res, tuple)
-    return list(res[:n_out])
+from ops_helpers import FAST, check_kernel, kernel_outputs, oracle_outputs
+from ops_helpers import randn as _rand
 
 
 def check(op, inputs, attrs=None, opset=21, n_out=1, rtol=1e-4, atol=1e-5):
-    attrs = attrs or {}
-    expected = _ort_run(op, list(inputs), attrs, opset, n_out)
-    got = _ronn_run(op, list(inputs), attrs, opset, n_out)
-    for e, g in zip(expected, got, strict=True):
-        assert isinstance(g, np.ndarray)
-        assert g.dtype == e.dtype, (g.dtype, e.dtype)
-        assert g.shape == e.shape, (g.shape, e.shape)
-        if e.dtype.kind == "f":
-            np.testing.assert_allclose(g, e, rtol=rtol, atol=atol)
-        else:
-            np.testing.assert_array_equal(g, e)
-
-
-def _rand(rng, shape, dtype=np.float32, scale=1.0):
-    return (rng.standard_normal(shape) * scale).astype(dtype)
+    check_kernel(op, inputs, attrs, opset, n_out, rtol, atol)
 
 
 # ------------------------------------------------------------------------------------------------ Conv
@@ -115,9 +66,9 @@ def test_conv_float16_and_float64_follow_float32():
     x = _rand(rng, [1, 4, 9, 9])
     w = _rand(rng, [6, 2, 3, 3])
     attrs = {"group": 2, "pads": [1, 1, 1, 1]}
-    (expected,) = _ort_run("Conv", [x, w], attrs, 11, 1)
+    (expected,) = oracle_outputs("Conv", [x, w], attrs, 11, 1)
     for dt, tol in ((np.float16, 2e-2), (np.float64, 1e-5)):
-        (got,) = _ronn_run("Conv", [x.astype(dt), w.astype(dt)], attrs, 11, 1)
+        (got,) = kernel_outputs("Conv", [x.astype(dt), w.astype(dt)], attrs, 11, 1)
         assert got.dtype == dt
         np.testing.assert_allclose(got.astype(np.float32), expected, rtol=tol, atol=tol)
 
