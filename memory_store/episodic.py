@@ -4,6 +4,10 @@ The row is committed first and is the truth; the index point is added after the 
 process loses the unsaved index, never a returned episode). On open, and before every search, the index
 catches up with rows it lacks; a missing, stale or damaged index file is rebuilt from the rows.
 
+This module holds the writes and the row reads; :class:`EpisodicMemory` inherits ``search`` from
+:mod:`memory_store.episodic_search` and the index upkeep (``sync``, ``save_index``, repair on open) from
+:mod:`memory_store.episodic_index`.
+
 Example::
 
     memory = memory_store.open_memory(":memory:", dim=4)
@@ -13,8 +17,6 @@ Example::
 
 from __future__ import annotations
 
-import functools
-import math
 import sqlite3
 import time as _time
 from collections.abc import Iterable, Mapping, Sequence
@@ -22,12 +24,14 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from sqlalchemy import Connection, bindparam, func, select
+from sqlalchemy import Connection, bindparam, select
 
 from . import bulk, codec
 from .database import Database
-from .errors import InvalidMemoryInputError, InvalidQueryError, InvalidVectorError, UnknownIdError
-from .hnsw_index import EpisodeIndex, HnswParams, Space, remove_stale_temporaries
+from .episodic_index import COUNT, FULL, SUMMARY
+from .episodic_search import EpisodeSearch
+from .errors import InvalidMemoryInputError, InvalidVectorError, UnknownIdError
+from .hnsw_index import EpisodeIndex, HnswParams, Space
 from .records import (
     ENCODED_COLUMNS,
     UNSET,
@@ -45,19 +49,6 @@ from .records import (
 )
 from .schema import episodes
 
-#: Below this many rows matching a filter, a search computes exact distances instead of asking the index.
-EXACT_SEARCH_LIMIT = 2048
-_REBUILD_CHUNK = 20_000
-
-_SUMMARY = [c for c in episodes.c if c.name not in ("input", "output", "vector")]
-_FULL = list(episodes.c)
-_NEWEST = select(func.max(episodes.c.id))
-_BY_IDS = {
-    payload: select(*(_FULL if payload else _SUMMARY)).where(
-        episodes.c.id.in_(bindparam("ids", expanding=True))
-    )
-    for payload in (False, True)
-}
 _DELETE = "DELETE FROM episodes WHERE id IN (SELECT value FROM json_each(?))"
 _EXISTING = "SELECT id FROM episodes WHERE id IN (SELECT value FROM json_each(?))"
 _INSERT = (
@@ -65,7 +56,7 @@ _INSERT = (
 )
 
 
-class EpisodicMemory:
+class EpisodicMemory(EpisodeSearch):
     """Episodes in one database; the vector dimension is fixed per database on first use.
 
     Use it through :func:`memory_store.open_memory`. Every method is synchronous and thread-safe; writes
@@ -317,7 +308,7 @@ class EpisodicMemory:
         """
         where = episode_filter(since, until, **filters)
         order = episodes.c.time.desc() if newest_first else episodes.c.time
-        stmt = select(*(_FULL if with_payload else _SUMMARY)).where(*where).order_by(order, episodes.c.id)
+        stmt = select(*(FULL if with_payload else SUMMARY)).where(*where).order_by(order, episodes.c.id)
         if limit is not None:
             stmt = stmt.limit(positive_int(limit, "limit"))
         rows = self._db.read(lambda c: c.execute(stmt).all())
@@ -334,7 +325,7 @@ class EpisodicMemory:
         if labelled:
             where.append(episodes.c.label.is_not(None))
         stmt = (
-            select(*_SUMMARY)
+            select(*SUMMARY)
             .where(*where)
             .order_by(order, episodes.c.id)
             .limit(positive_int(limit, "limit"))
@@ -359,179 +350,10 @@ class EpisodicMemory:
         return str(self._db.path) if self._db.path is not None else self.query
 
     def count(self) -> int:
-        return int(
-            self._db.read(lambda c: c.execute(select(func.count()).select_from(episodes)).scalar_one())
-        )
+        return int(self._db.read(lambda c: c.execute(COUNT).scalar_one()))
 
     def __len__(self) -> int:
         return self.count()
-
-    def search(
-        self,
-        vector: Any,
-        k: int = 10,
-        *,
-        since: float | None = None,
-        until: float | None = None,
-        ef: int | None = None,
-        with_payload: bool = False,
-        **filters: Any,
-    ) -> list[Episode]:
-        """The ``k`` episodes nearest to ``vector``, nearest first, with ``distance`` set.
-
-        Distance is Euclidean for ``space="l2"`` and ``1 - cosine`` for ``"cosine"``. ``since``/``until`` and
-        ``filters`` (``route``, ``label``, ``consolidation``, ``min_importance``) restrict the candidates: a
-        selective filter is answered exactly from the rows, a broad one by over-fetching from the index.
-        """
-        k = positive_int(k, "k")
-        if self._dim is None:
-            return []
-        query = codec.check_vectors(vector, self._dim, what="query vector", round16=False)
-        if query.shape[0] != 1:
-            raise InvalidQueryError(f"search takes one query vector, got {query.shape[0]}")
-        where = episode_filter(since, until, **filters)
-        index = self._index
-        assert index is not None
-        if where:
-            # count at most EXACT_SEARCH_LIMIT + 1 matches: enough to choose, cheap when the filter is broad
-            sample = select(episodes.c.id).where(*where).limit(EXACT_SEARCH_LIMIT + 1).subquery()
-            count = select(func.count()).select_from(sample)
-            matching = self._db.read(lambda c: c.execute(count).scalar()) or 0
-            if not matching:
-                return []
-            if matching <= EXACT_SEARCH_LIMIT:
-                return self._exact(query[0], k, where, with_payload)
-            fetch = min(index.live, 4 * k)
-        else:
-            fetch = k
-        stmt = _BY_IDS[with_payload] if not where else _BY_IDS[with_payload].where(*where)
-
-        def fetch_rows(conn: Connection, *, ids: list[int]) -> tuple[int, dict[int, Any]]:
-            newest = conn.execute(_NEWEST).scalar() or 0
-            return newest, {r.id: r for r in conn.execute(stmt, {"ids": padded(ids)})}
-
-        while True:
-            labels, dist = index.query(query, fetch, ef)
-            ids = labels.tolist()
-            # the rows and the newest id come from one snapshot; rows the index lacks force a catch-up
-            newest, found = self._db.read(functools.partial(fetch_rows, ids=ids))
-            if newest > index.known_max:
-                self.sync()
-                continue
-            if not where and len(found) < len(ids):  # rows another process forgot: drop their points
-                index.remove([i for i in ids if i not in found])
-            hits = [(d, found[i]) for i, d in zip(ids, dist.tolist(), strict=True) if i in found]
-            if len(hits) >= k or fetch >= index.live:
-                break
-            fetch = min(index.live, fetch * 4)
-        return [episode_from_row(r, with_payload, self._distance(d)) for d, r in hits[:k]]
-
-    def _exact(self, query: np.ndarray, k: int, where: list[Any], with_payload: bool) -> list[Episode]:
-        rows = self._db.read(lambda c: c.execute(select(*_FULL).where(*where)).all())
-        matrix = codec.blobs_to_matrix([r.vector for r in rows], query.shape[0])
-        if self.space == "cosine":
-            norms = np.linalg.norm(matrix, axis=1) * float(np.linalg.norm(query))
-            dist = 1.0 - (matrix @ query) / np.where(norms == 0, 1.0, norms)
-        else:
-            dist = ((matrix - query) ** 2).sum(axis=1)
-        order = np.argsort(dist, kind="stable")[:k]
-        return [episode_from_row(rows[i], with_payload, self._distance(float(dist[i]))) for i in order]
-
-    def _distance(self, raw: float) -> float:
-        return math.sqrt(max(raw, 0.0)) if self.space == "l2" else raw
-
-    # -- the index ---------------------------------------------------------------------------------
-
-    def sync(self) -> None:
-        """Add index points for rows committed since the index last looked (by any process)."""
-        if self._index is None:
-            return
-        newest = self._db.read(lambda c: c.execute(_NEWEST).scalar()) or 0
-        if newest > self._index.known_max:
-            with self._index.lock:
-                self._catch_up(self._index.known_max, None)
-
-    def in_index(self, episode_id: int) -> bool:
-        """True when the episode is a live point of the index (after catching up with the rows)."""
-        self.sync()
-        return self._index is not None and self._index.contains(episode_id)
-
-    def save_index(self) -> None:
-        """Write the index file beside the database if it changed (also done by ``close``)."""
-        if self._index is not None and self._index_path is not None and self._index.dirty:
-            self._index.save(self._index_path)
-
-    def close(self) -> None:
-        self.save_index()
-
-    def _index_add(self, ids: np.ndarray, vectors: np.ndarray) -> None:
-        assert self._index is not None
-        with self._index.lock:
-            if len(ids) and ids[0] > self._index.known_max + 1:  # rows committed by others in between
-                self._catch_up(self._index.known_max, int(ids[0]))
-            self._index.add(ids, vectors)
-
-    def _catch_up(self, above: int, below: int | None, *, threads: int | None = None) -> int:
-        """Add the rows with ``above < id < below`` to the index, in chunks; return how many."""
-        assert self._index is not None
-        added = 0
-        while True:
-            stmt = select(episodes.c.id, episodes.c.vector).where(episodes.c.id > above)
-            if below is not None:
-                stmt = stmt.where(episodes.c.id < below)
-            chunk_stmt = stmt.order_by(episodes.c.id).limit(_REBUILD_CHUNK)
-            rows: Sequence[Any] = self._db.read(lambda c: c.execute(chunk_stmt).all())  # noqa: B023
-            if not rows:
-                return added
-            ids = np.fromiter((r.id for r in rows), dtype=np.int64, count=len(rows))
-            self._index.add(
-                ids, codec.blobs_to_matrix([r.vector for r in rows], self._index.dim), threads=threads
-            )
-            above, added = int(ids[-1]), added + len(rows)
-
-    def _ensure_index(self) -> None:
-        if self._index is None:
-            self._open_index()
-
-    def _open_index(self) -> None:
-        """Load the index file, or rebuild it from the rows; then catch up and reconcile counts."""
-        assert self._dim is not None
-        index, why = (
-            (None, "in-memory database")
-            if self._index_path is None
-            else EpisodeIndex.load(self._index_path, self._dim, self.space, self._params)
-        )
-        if self._index_path is not None:
-            remove_stale_temporaries(self._index_path)
-        rows = self.count()
-        if index is None:
-            index = EpisodeIndex(self._dim, self.space, self._params, capacity=rows + 1024)
-            self._index = index
-            self._catch_up(0, None, threads=-1)
-            self.index_repair = f"rebuilt from {rows} rows: {why}" if rows else ""
-            return
-        self._index = index
-        added = self._catch_up(index.known_max, None, threads=-1)
-        self.index_repair = f"caught up with {added} rows" if added else ""
-        if index.live != rows:
-            self._reconcile()
-            self.index_repair = f"reconciled with the rows: {index.live} points for {rows} rows"
-
-    def _reconcile(self) -> None:
-        """Make the index's live points exactly the table's ids (after another process forgot rows)."""
-        assert self._index is not None
-        ids = np.asarray(self._db.read(lambda c: c.execute(select(episodes.c.id)).scalars().all()), np.int64)
-        labels = self._index.labels()
-        self._index.remove(np.setdiff1d(labels, ids))
-        lacking = np.setdiff1d(ids, labels).tolist()
-        for start in range(0, len(lacking), _REBUILD_CHUNK):
-            chunk = lacking[start : start + _REBUILD_CHUNK]
-            found = self._db.read(functools.partial(self._rows, ids=chunk, with_payload=True))
-            self._index.add_missing(
-                np.asarray(chunk, np.int64),
-                codec.blobs_to_matrix([found[i].vector for i in chunk], self._index.dim),
-            )
-        self._index.live = len(ids)
 
     # -- helpers -----------------------------------------------------------------------------------
 
@@ -544,9 +366,6 @@ class EpisodicMemory:
         elif int(stored) != dim:
             raise InvalidVectorError(f"this database stores {stored}-d episode vectors, not {dim}-d")
         return dim
-
-    def _rows(self, conn: Connection, ids: list[int], with_payload: bool) -> dict[int, Any]:
-        return {r.id: r for r in conn.execute(_BY_IDS[with_payload], {"ids": padded(ids)})}
 
     def _require_changed(
         self, conn: sqlite3.Connection, ids: list[int], changed: int, *, distinct: bool = False

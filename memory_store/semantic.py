@@ -1,11 +1,9 @@
 """Semantic memory: a knowledge graph of concepts and typed, weighted relations, with ACT-R activation.
 
-- Multi-hop neighbourhoods come from one recursive CTE (indexed on both relation ends).
-- Base-level activation B_i = ln Σ_j (t − t_j)^(−d), d = 0.5, over the concept's uses. The newest
-  ``history`` uses are kept exactly; older ones are summarised by a count and the first use's time and enter
-  through Petrov's (2006) closed-form approximation, so the history table stays bounded.
-- Spreading activation from context concepts j: S_ji = S − ln(fan_j), weighted W_j = W / len(context), where
-  fan_j counts the relations touching j.
+- Multi-hop neighbourhoods come from one recursive CTE (indexed on both relation ends):
+  :mod:`memory_store.graph_queries`.
+- Base-level and spreading activation (ACT-R, with Petrov's (2006) approximation for old uses):
+  :mod:`memory_store.activation`.
 - Hebbian learning strengthens the association of concepts active together (w ← w + η(1 − w)); decay
   multiplies every weight and prunes the faint ones.
 
@@ -21,24 +19,26 @@ from __future__ import annotations
 
 import itertools
 import json
-import math
 import sqlite3
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any
 
 import numpy as np
-from sqlalchemy import Connection, bindparam, delete, func, select, text, update
+from sqlalchemy import Connection, bindparam, delete, func, select, update
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from . import codec
+from .activation import Activation
 from .database import Database
 from .errors import InvalidMemoryInputError, InvalidQueryError, UnknownIdError
+from .graph_queries import MAX_HOPS as MAX_HOPS
+from .graph_queries import Direction as Direction
+from .graph_queries import GraphQueries, require_concepts
+from .graph_queries import Relation as Relation
 from .records import finite, id_list, now, padded, positive_int
-from .schema import concept_uses, concepts, relations
+from .schema import concepts, relations
 
-Direction = Literal["out", "in", "both"]
-MAX_HOPS = 16
 MAX_HEBBIAN_GROUP = 256
 
 _UPSERT_CONCEPT = (
@@ -63,11 +63,6 @@ _TRIM = (
     " WHERE concept_id = ? ORDER BY time DESC, id DESC LIMIT ?)"
 )
 
-_STEP = {
-    "out": "SELECT r.target_id, reach.hops + 1 FROM relations r JOIN reach ON r.source_id = reach.id {cond}",
-    "in": "SELECT r.source_id, reach.hops + 1 FROM relations r JOIN reach ON r.target_id = reach.id {cond}",
-}
-
 
 @dataclass(frozen=True, slots=True)
 class Concept:
@@ -79,16 +74,7 @@ class Concept:
     first_use: float | None
 
 
-@dataclass(frozen=True, slots=True)
-class Relation:
-    source_id: int
-    target_id: int
-    type: str
-    weight: float
-    updated: float
-
-
-class SemanticMemory:
+class SemanticMemory(GraphQueries, Activation):
     """The knowledge graph of one database. Synchronous and thread-safe; writes go through one writer."""
 
     def __init__(self, db: Database, *, history: int = 32, decay: float = 0.5) -> None:
@@ -174,7 +160,7 @@ class SemanticMemory:
         """Delete concepts with their relations and use history."""
         ids = id_list(ids, "concept")
         stmt = delete(concepts).where(concepts.c.id.in_(bindparam("ids", expanding=True)))
-        self._db.write(lambda c: (self._require(c, ids), c.execute(stmt, {"ids": padded(ids)})))
+        self._db.write(lambda c: (require_concepts(c, ids), c.execute(stmt, {"ids": padded(ids)})))
 
     def count(self) -> int:
         return int(
@@ -206,170 +192,7 @@ class SemanticMemory:
             set_={"weight": stmt.excluded.weight, "updated": stmt.excluded.updated},
         )
         ends: list[int] = sorted({int(r["source_id"]) for r in rows} | {int(r["target_id"]) for r in rows})
-        self._db.write(lambda c: (self._require(c, ends), c.execute(stmt, rows)))
-
-    def relations(self, concept: int, direction: Direction = "out") -> list[Relation]:
-        """The relations leaving (``out``), entering (``in``) or touching (``both``) a concept."""
-        cond = {
-            "out": relations.c.source_id == concept,
-            "in": relations.c.target_id == concept,
-            "both": (relations.c.source_id == concept) | (relations.c.target_id == concept),
-        }[_direction(direction)]
-        stmt = (
-            select(
-                relations.c.source_id,
-                relations.c.target_id,
-                relations.c.type,
-                relations.c.weight,
-                relations.c.updated,
-            )
-            .where(cond)
-            .order_by(relations.c.id)
-        )
-        return [Relation(*r) for r in self._db.read(lambda c: c.execute(stmt).all())]
-
-    def neighbourhood(
-        self,
-        start: int | Iterable[int],
-        max_hops: int = 3,
-        *,
-        direction: Direction = "out",
-        types: Sequence[str] | None = None,
-        min_weight: float = 0.0,
-    ) -> dict[int, int]:
-        """Every concept within ``max_hops`` relations of ``start``, mapped to its fewest hops (starts: 0).
-
-        One recursive CTE; ``types`` and ``min_weight`` restrict the relations followed.
-        """
-        starts = id_list(start, "concept")
-        hops = positive_int(max_hops, "max_hops")
-        if hops > MAX_HOPS:
-            raise InvalidQueryError(f"max_hops must be at most {MAX_HOPS}, got {hops}")
-        cond = "WHERE reach.hops < :max_hops AND r.weight >= :min_weight"
-        params: dict[str, Any] = {
-            "starts": padded(starts),
-            "max_hops": hops,
-            "min_weight": finite(min_weight, "min_weight"),
-        }
-        binds: list[Any] = [bindparam("starts", expanding=True)]
-        if types is not None:
-            cond += " AND r.type IN :types"
-            params["types"] = list(types)
-            binds.append(bindparam("types", expanding=True))
-        steps = ["out", "in"] if _direction(direction) == "both" else [direction]
-        sql = (
-            "WITH RECURSIVE reach(id, hops) AS ("
-            " SELECT id, 0 FROM concepts WHERE id IN :starts"
-            + "".join(" UNION " + _STEP[s].format(cond=cond) for s in steps)
-            + ") SELECT id, min(hops) FROM reach GROUP BY id"
-        )
-        stmt = text(sql).bindparams(*binds)
-        found: dict[int, int] = {
-            int(i): int(h) for i, h in self._db.read(lambda c: c.execute(stmt, params).all())
-        }
-        if missing := set(starts) - found.keys():
-            raise UnknownIdError("concept id", missing)
-        return found
-
-    # -- activation --------------------------------------------------------------------------------
-
-    def record_use(self, ids: int | Iterable[int], *, time: float | None = None) -> None:
-        """Record that concepts were used (retrieved or matched) at ``time`` (default now)."""
-        ids = id_list(ids, "concept")
-        when = now() if time is None else finite(time, "time", InvalidMemoryInputError)
-        trim = delete(concept_uses).where(
-            concept_uses.c.concept_id == bindparam("cid"),
-            concept_uses.c.id.not_in(
-                select(concept_uses.c.id)
-                .where(concept_uses.c.concept_id == bindparam("cid"))
-                .order_by(concept_uses.c.time.desc(), concept_uses.c.id.desc())
-                .limit(self.history)
-                .scalar_subquery()
-            ),
-        )
-        bump = (
-            update(concepts)
-            .where(concepts.c.id == bindparam("cid"))
-            .values(
-                use_count=concepts.c.use_count + 1,
-                first_use=func.min(func.coalesce(concepts.c.first_use, when), when),
-            )
-        )
-
-        def write(conn: Connection) -> None:
-            self._require(conn, ids)
-            conn.execute(concept_uses.insert(), [{"concept_id": i, "time": when} for i in ids])
-            conn.execute(bump, [{"cid": i} for i in ids])
-            conn.execute(trim, [{"cid": i} for i in set(ids)])
-
-        self._db.write(write)
-
-    def base_level(self, ids: int | Iterable[int], *, now_s: float | None = None) -> dict[int, float]:
-        """B_i = ln Σ (t − t_j)^(−d) per concept (−inf for a concept never used)."""
-        ids = id_list(ids, "concept")
-        t = now() if now_s is None else finite(now_s, "now_s")
-        stmt = select(concept_uses.c.concept_id, concept_uses.c.time).where(
-            concept_uses.c.concept_id.in_(bindparam("ids", expanding=True))
-        )
-        summary = select(concepts.c.id, concepts.c.use_count, concepts.c.first_use).where(
-            concepts.c.id.in_(bindparam("ids", expanding=True))
-        )
-
-        def read(conn: Connection) -> tuple[Sequence[Any], Sequence[Any]]:
-            return conn.execute(summary, {"ids": padded(ids)}).all(), conn.execute(stmt, {"ids": padded(ids)}).all()
-
-        heads, uses = self._db.read(read)
-        if missing := set(ids) - {h.id for h in heads}:
-            raise UnknownIdError("concept id", missing)
-        times: dict[int, list[float]] = {}
-        for cid, when in uses:
-            times.setdefault(cid, []).append(when)
-        return {h.id: self._base_level(t, times.get(h.id, []), h.use_count, h.first_use) for h in heads}
-
-    def _base_level(self, t: float, kept: list[float], n: int, first: float | None) -> float:
-        ages = t - np.asarray(kept, dtype=np.float64)
-        ages = np.maximum(ages[ages >= 0], 1e-3)  # uses after t do not count; one "now" is 1 ms old
-        if not len(ages):
-            return -math.inf
-        total = float(np.sum(ages ** (-self.d)))
-        k = len(ages)
-        if n > k and first is not None:
-            t_n, t_k = max(t - first, 1e-3), float(ages.max())
-            if t_n > t_k:  # Petrov (2006): the n - k older uses, spread evenly over [t_k, t_n]
-                total += (n - k) * (t_n ** (1 - self.d) - t_k ** (1 - self.d)) / ((1 - self.d) * (t_n - t_k))
-        return math.log(total)
-
-    def spreading(self, context: Iterable[int], *, S: float = 2.0, W: float = 1.0) -> dict[int, float]:
-        """Σ_j W_j S_ji for every concept linked to a context concept j, with S_ji = S − ln(fan_j)."""
-        sources = sorted(set(id_list(context, "concept")))
-        if not sources:
-            return {}
-        stmt = text(
-            "WITH links(j, i) AS ("
-            " SELECT source_id, target_id FROM relations WHERE source_id IN :src"
-            " UNION ALL SELECT target_id, source_id FROM relations WHERE target_id IN :src)"
-            " SELECT j, i, count(*) OVER (PARTITION BY j) FROM links"
-        ).bindparams(bindparam("src", expanding=True))
-        rows = self._db.read(lambda c: c.execute(stmt, {"src": padded(sources)}).all())
-        w_j = W / len(sources)
-        out: dict[int, float] = {}
-        for _j, i, fan in rows:
-            out[i] = out.get(i, 0.0) + w_j * (S - math.log(fan))
-        return out
-
-    def activation(
-        self,
-        ids: int | Iterable[int],
-        *,
-        context: Iterable[int] = (),
-        now_s: float | None = None,
-        S: float = 2.0,
-        W: float = 1.0,
-    ) -> dict[int, float]:
-        """A_i = B_i + Σ_j W_j S_ji: how relevant each concept is now, given the context concepts."""
-        base = self.base_level(ids, now_s=now_s)
-        spread = self.spreading(context, S=S, W=W)
-        return {i: b + spread.get(i, 0.0) for i, b in base.items()}
+        self._db.write(lambda c: (require_concepts(c, ends), c.execute(stmt, rows)))
 
     # -- learning ----------------------------------------------------------------------------------
 
@@ -396,7 +219,7 @@ class SemanticMemory:
             index_elements=["source_id", "target_id", "type"],
             set_={"weight": relations.c.weight + eta * (1.0 - relations.c.weight), "updated": when},
         )
-        self._db.write(lambda c: (self._require(c, group), c.execute(stmt, rows)))
+        self._db.write(lambda c: (require_concepts(c, group), c.execute(stmt, rows)))
 
     def decay(self, factor: float = 0.95, *, prune_below: float = 0.01) -> int:
         """Multiply every relation weight by ``factor``, delete those below ``prune_below``, count them."""
@@ -464,20 +287,8 @@ class SemanticMemory:
 
         return self._db.write_dbapi(write) if names else {}
 
-    def _require(self, conn: Connection, ids: list[int]) -> list[int]:
-        stmt = select(concepts.c.id).where(concepts.c.id.in_(bindparam("ids", expanding=True)))
-        if missing := set(ids) - set(conn.execute(stmt, {"ids": padded(ids)}).scalars()):
-            raise UnknownIdError("concept id", missing)
-        return ids
-
 
 def _prototype_blob(prototype: Any) -> bytes | None:
     if prototype is None:
         return None
     return codec.vector_to_blob(codec.check_vectors(prototype, None, what="prototype")[0])
-
-
-def _direction(direction: str) -> str:
-    if direction not in ("out", "in", "both"):
-        raise InvalidQueryError(f"direction must be 'out', 'in' or 'both', got {direction!r}")
-    return direction

@@ -8,7 +8,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import memory_store
-from memory_store import Consolidation, NewEpisode, episodic
+from memory_store import Consolidation, NewEpisode, episodic_search
 
 
 def _brute(vectors: np.ndarray, query: np.ndarray, k: int) -> list[int]:
@@ -73,7 +73,7 @@ def test_search_never_returns_more_than_stored_or_asked(n: int, k: int, seed: in
 def test_filtered_search_matches_brute_force_over_matching_rows(
     memory: memory_store.Memory, rng: np.random.Generator, monkeypatch: pytest.MonkeyPatch, exact_limit: int
 ) -> None:
-    monkeypatch.setattr(episodic, "EXACT_SEARCH_LIMIT", exact_limit)
+    monkeypatch.setattr(episodic_search, "EXACT_SEARCH_LIMIT", exact_limit)
     vectors = rng.normal(size=(400, 8)).astype(np.float16).astype(np.float32)
     times = np.arange(400, dtype=float)
     routes = np.where(np.arange(400) % 3 == 0, "system1", "system2")

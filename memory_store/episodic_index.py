@@ -1,0 +1,143 @@
+"""The episodic index kept in step with the rows: catch-up, rebuild, reconciliation, saving.
+
+SQLite is the truth and the hnswlib index a cache. On open, a missing, foreign or damaged index file is rebuilt
+from the rows, rows above the highest covered id are added, and a live count that differs from the row count is
+reconciled by set difference. Before every search (and on :meth:`~IndexedEpisodes.sync`) the index catches up
+with rows any process committed since it last looked.
+
+:class:`IndexedEpisodes` is the part of :class:`~memory_store.episodic.EpisodicMemory` that owns the index; the
+row queries both share are defined here too.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from sqlalchemy import Connection, bindparam, func, select
+
+from . import codec
+from .database import Database
+from .hnsw_index import EpisodeIndex, HnswParams, Space, remove_stale_temporaries
+from .records import padded
+from .schema import episodes
+
+_REBUILD_CHUNK = 20_000
+
+SUMMARY = [c for c in episodes.c if c.name not in ("input", "output", "vector")]
+FULL = list(episodes.c)
+NEWEST = select(func.max(episodes.c.id))
+COUNT = select(func.count()).select_from(episodes)
+BY_IDS = {
+    payload: select(*(FULL if payload else SUMMARY)).where(episodes.c.id.in_(bindparam("ids", expanding=True)))
+    for payload in (False, True)
+}
+
+
+class IndexedEpisodes:
+    """The episodes' hnswlib index: opened (or rebuilt) with the dimension, caught up with the rows, saved."""
+
+    _db: Database
+    _dim: int | None
+    _params: HnswParams
+    _index_path: Path | None
+    _index: EpisodeIndex | None
+    space: Space
+    index_repair: str
+
+    def sync(self) -> None:
+        """Add index points for rows committed since the index last looked (by any process)."""
+        if self._index is None:
+            return
+        newest = self._db.read(lambda c: c.execute(NEWEST).scalar()) or 0
+        if newest > self._index.known_max:
+            with self._index.lock:
+                self._catch_up(self._index.known_max, None)
+
+    def in_index(self, episode_id: int) -> bool:
+        """True when the episode is a live point of the index (after catching up with the rows)."""
+        self.sync()
+        return self._index is not None and self._index.contains(episode_id)
+
+    def save_index(self) -> None:
+        """Write the index file beside the database if it changed (also done by ``close``)."""
+        if self._index is not None and self._index_path is not None and self._index.dirty:
+            self._index.save(self._index_path)
+
+    def close(self) -> None:
+        self.save_index()
+
+    def _index_add(self, ids: np.ndarray, vectors: np.ndarray) -> None:
+        assert self._index is not None
+        with self._index.lock:
+            if len(ids) and ids[0] > self._index.known_max + 1:  # rows committed by others in between
+                self._catch_up(self._index.known_max, int(ids[0]))
+            self._index.add(ids, vectors)
+
+    def _catch_up(self, above: int, below: int | None, *, threads: int | None = None) -> int:
+        """Add the rows with ``above < id < below`` to the index, in chunks; return how many."""
+        assert self._index is not None
+        added = 0
+        while True:
+            stmt = select(episodes.c.id, episodes.c.vector).where(episodes.c.id > above)
+            if below is not None:
+                stmt = stmt.where(episodes.c.id < below)
+            chunk_stmt = stmt.order_by(episodes.c.id).limit(_REBUILD_CHUNK)
+            rows: Sequence[Any] = self._db.read(lambda c: c.execute(chunk_stmt).all())  # noqa: B023
+            if not rows:
+                return added
+            ids = np.fromiter((r.id for r in rows), dtype=np.int64, count=len(rows))
+            self._index.add(
+                ids, codec.blobs_to_matrix([r.vector for r in rows], self._index.dim), threads=threads
+            )
+            above, added = int(ids[-1]), added + len(rows)
+
+    def _ensure_index(self) -> None:
+        if self._index is None:
+            self._open_index()
+
+    def _open_index(self) -> None:
+        """Load the index file, or rebuild it from the rows; then catch up and reconcile counts."""
+        assert self._dim is not None
+        index, why = (
+            (None, "in-memory database")
+            if self._index_path is None
+            else EpisodeIndex.load(self._index_path, self._dim, self.space, self._params)
+        )
+        if self._index_path is not None:
+            remove_stale_temporaries(self._index_path)
+        rows = int(self._db.read(lambda c: c.execute(COUNT).scalar_one()))
+        if index is None:
+            index = EpisodeIndex(self._dim, self.space, self._params, capacity=rows + 1024)
+            self._index = index
+            self._catch_up(0, None, threads=-1)
+            self.index_repair = f"rebuilt from {rows} rows: {why}" if rows else ""
+            return
+        self._index = index
+        added = self._catch_up(index.known_max, None, threads=-1)
+        self.index_repair = f"caught up with {added} rows" if added else ""
+        if index.live != rows:
+            self._reconcile()
+            self.index_repair = f"reconciled with the rows: {index.live} points for {rows} rows"
+
+    def _reconcile(self) -> None:
+        """Make the index's live points exactly the table's ids (after another process forgot rows)."""
+        assert self._index is not None
+        ids = np.asarray(self._db.read(lambda c: c.execute(select(episodes.c.id)).scalars().all()), np.int64)
+        labels = self._index.labels()
+        self._index.remove(np.setdiff1d(labels, ids))
+        lacking = np.setdiff1d(ids, labels).tolist()
+        for start in range(0, len(lacking), _REBUILD_CHUNK):
+            chunk = lacking[start : start + _REBUILD_CHUNK]
+            found = self._db.read(functools.partial(self._rows, ids=chunk, with_payload=True))
+            self._index.add_missing(
+                np.asarray(chunk, np.int64),
+                codec.blobs_to_matrix([found[i].vector for i in chunk], self._index.dim),
+            )
+        self._index.live = len(ids)
+
+    def _rows(self, conn: Connection, ids: list[int], with_payload: bool) -> dict[int, Any]:
+        return {r.id: r for r in conn.execute(BY_IDS[with_payload], {"ids": padded(ids)})}
