@@ -41,8 +41,9 @@ def _split_columns(x, sw, xs):  # type: ignore[no-untyped-def]
 
 
 @jit(inline="always", error_model="numpy")
-def _im2col_row(xs, w, kh, kw, sh, sw, dh, dw, ph, pw, r0, r1, ow, cols, row):  # type: ignore[no-untyped-def]
-    """cols[(c*kh + i)*kw + j, (r-r0)*ow + q] = x[c, r*sh + i*dh - ph, q*sw + j*dw - pw] (0 outside x), read
+def _im2col_row(xs, w, kh, kw, sh, sw, dh, dw, ph, pw, r0, r1, ow, dst, row):  # type: ignore[no-untyped-def]
+    """dst[(r-r0)*ow + q] = x[c, r*sh + i*dh - ph, q*sw + j*dw - pw] (0 outside x) for row = (c*kh + i)*kw + j
+    of the column matrix (``dst`` is that row, or a private row buffer), read
     from the column-phase split ``xs`` (see ``_split_columns``) with unsigned indices, so each run of
     output columns is a contiguous copy LLVM vectorizes (signed indices and strided reads kept it scalar)."""
     h = xs.shape[1]
@@ -55,7 +56,6 @@ def _im2col_row(xs, w, kh, kw, sh, sw, dh, dw, ph, pw, r0, r1, ow, cols, row):  
     q_hi = max(q_lo, min(ow, (w - 1 - off) // sw + 1)) if w - 1 - off >= 0 else q_lo
     phase = off % sw
     shift = (off - phase) // sw  # input column q*sw + off is xs[..., phase, q + shift]
-    dst = cols[row]
     zero = np.float32(0.0)
     for r in range(r0, r1):
         base = (r - r0) * ow
@@ -76,13 +76,13 @@ def _im2col_row(xs, w, kh, kw, sh, sw, dh, dw, ph, pw, r0, r1, ow, cols, row):  
 @jit(parallel=True, error_model="numpy")
 def _im2col_parallel(xs, w, kh, kw, sh, sw, dh, dw, ph, pw, r0, r1, ow, cols):  # type: ignore[no-untyped-def]
     for row in prange(cols.shape[0]):
-        _im2col_row(xs, w, kh, kw, sh, sw, dh, dw, ph, pw, r0, r1, ow, cols, row)
+        _im2col_row(xs, w, kh, kw, sh, sw, dh, dw, ph, pw, r0, r1, ow, cols[row], row)
 
 
 @jit(error_model="numpy")
 def _im2col_serial(xs, w, kh, kw, sh, sw, dh, dw, ph, pw, r0, r1, ow, cols):  # type: ignore[no-untyped-def]
     for row in range(cols.shape[0]):
-        _im2col_row(xs, w, kh, kw, sh, sw, dh, dw, ph, pw, r0, r1, ow, cols, row)
+        _im2col_row(xs, w, kh, kw, sh, sw, dh, dw, ph, pw, r0, r1, ow, cols[row], row)
 
 
 def im2col(x: np.ndarray, kh: int, kw: int, sh: int, sw: int, dh: int, dw: int, ph: int, pw: int, oh: int,

@@ -30,15 +30,19 @@ from engine.kernels._numba import jit
 
 MR, NR = 8, 32   # register tile: 8 rows x 32 columns = 16 zmm accumulators
 KC = 768         # largest K block (a (KC, 32) panel block is 96 KB, in L2)
-ACCUMULATE, RELU = 1, 2  # kernel flags: add into C instead of adding the bias; Relu at the store
+SMALL_B_PANELS = 8  # at most this many panels: loop over A's row blocks outermost
+# kernel flags: add the tile into C (K blocks after the first, or a C prefilled with a residual); add the bias
+# per column (bias[j]) or per row (bias[r]: a convolution's per-channel bias in ``W @ cols``); Relu the result
+ACCUMULATE, COL_BIAS, ROW_BIAS, RELU = 1, 2, 4, 8
 
 _packed: dict[tuple[int, int], tuple[np.ndarray, np.ndarray]] = {}
+_NO_BIAS = np.zeros(1, np.float32)
 
 
 @intrinsic
 def _tile(typingctx, a, lda, b, c, ldc, kk, bias, flags):  # type: ignore[no-untyped-def]
-    """C[0:8, 0:32] (row stride ldc) = A[0:8, 0:kk] (row stride lda) @ panel[0:kk, 0:32] (+ bias or + C),
-    Relu if asked. Pointers are integer addresses; kk >= 1."""
+    """C[0:8, 0:32] (row stride ldc) = A[0:8, 0:kk] (row stride lda) @ panel[0:kk, 0:32], plus C, the bias
+    (32 columns or 8 rows from ``bias``) and Relu as ``flags`` say. Pointers are integer addresses; kk >= 1."""
     sig = types.void(types.intp, types.intp, types.intp, types.intp, types.intp, types.intp, types.intp,
                      types.intp)
 
@@ -88,15 +92,20 @@ def _tile(typingctx, a, lda, b, c, ldc, kk, bias, flags):  # type: ignore[no-unt
         builder.cbranch(builder.icmp_signed("<", k1, kk), loop, done)
 
         builder.position_at_end(done)
-        accumulate = builder.icmp_signed("!=", builder.and_(flags, const(ACCUMULATE)), const(0))
-        relu = builder.icmp_signed("!=", builder.and_(flags, const(RELU)), const(0))
-        bias_v = [builder.load(builder.bitcast(builder.gep(biasp, [const(16 * j)]), vp), align=4)
-                  for j in range(NR // 16)]
+        def flag(bit: int) -> ir.Value:
+            return builder.icmp_signed("!=", builder.and_(flags, const(bit)), const(0))
+
+        accumulate, col_bias, row_bias, relu = flag(ACCUMULATE), flag(COL_BIAS), flag(ROW_BIAS), flag(RELU)
+        col_v = [builder.select(col_bias, builder.load(builder.bitcast(builder.gep(biasp, [const(16 * j)]), vp),
+                                                       align=4), zero) for j in range(NR // 16)]
         for r in range(MR):
+            rb = builder.load(builder.gep(biasp, [const(r)]), align=4)
+            rb = builder.shuffle_vector(builder.insert_element(undef, rb, ir.Constant(i32, 0)), undef, splat0)
+            rb = builder.select(row_bias, rb, zero)
             for j in range(NR // 16):
                 ptr = builder.bitcast(builder.gep(cp, [builder.add(builder.mul(const(r), ldc), const(16 * j))]), vp)
-                old = builder.load(ptr, align=4)
-                val = builder.fadd(builder.select(accumulate, old, bias_v[j]), new[r][j])
+                old = builder.select(accumulate, builder.load(ptr, align=4), zero)
+                val = builder.fadd(builder.fadd(old, builder.fadd(col_v[j], rb)), new[r][j])
                 val = builder.select(relu, builder.call(vmax, [val, zero]), val)
                 builder.store(val, ptr, align=4)
         return context.get_dummy_value()
@@ -105,41 +114,53 @@ def _tile(typingctx, a, lda, b, c, ldc, kk, bias, flags):  # type: ignore[no-unt
 
 
 @jit(error_model="numpy")
-def _gemm(a, panels, bias, c, relu):  # type: ignore[no-untyped-def]
-    """c (M, N) = a (M, K) @ B + bias (padded to the panels' width), Relu if ``relu``; a, c C-contiguous."""
+def _gemm(a, panels, bias, bias_mode, c, col0, n, prefilled, relu):  # type: ignore[no-untyped-def]
+    """c[:, col0:col0+n] [+]= a (M, K) @ B (the panels of its n columns) + bias, Relu if ``relu``; a and c
+    C-contiguous.
+
+    ``bias_mode``: 0 none, COL_BIAS (``bias`` has n values), ROW_BIAS (M values). ``prefilled``: c already
+    holds a residual to add to."""
     m, k = a.shape
-    n = c.shape[1]
+    ldc = c.shape[1]
     npan = panels.shape[0]
     nkb = (k + KC - 1) // KC
     kc = (k + nkb - 1) // nkb
     mfull = m - m % MR
     a_tail = np.zeros((MR, k), np.float32)  # the last rows of A, zero-padded to a full tile
     a_tail[:m - mfull] = a[mfull:]
+    bias_p = np.zeros(max(npan * NR, mfull + MR), np.float32)  # padded: full tiles read past M or N
+    if bias_mode != 0:
+        bias_p[:bias.size] = bias
     scratch = np.zeros((MR, NR), np.float32)
-    ap, at, pp, cp, bp = a.ctypes.data, a_tail.ctypes.data, panels.ctypes.data, c.ctypes.data, bias.ctypes.data
+    ap, at, pp, cp, bp = a.ctypes.data, a_tail.ctypes.data, panels.ctypes.data, c.ctypes.data, bias_p.ctypes.data
     sp = scratch.ctypes.data
     for k0 in range(0, k, kc):
         kk = min(kc, k - k0)
-        flags = (ACCUMULATE if k0 > 0 else 0) | (RELU if relu and k0 + kk == k else 0)
-        for jp in range(npan):
-            j0 = jp * NR
+        flags = ACCUMULATE if k0 > 0 else bias_mode | (ACCUMULATE if prefilled else 0)
+        if relu and k0 + kk == k:
+            flags |= RELU
+        mblocks = (m + MR - 1) // MR
+        for t in range(npan * mblocks):
+            # panels outer (each panel stays in L1/L2 while A streams), unless B is small: then A outer, so
+            # a large cold A (a 7x7 layer's 9.4 MB weight in ``W @ cols``) is read from memory once
+            jp, ib = (t % npan, t // npan) if npan <= SMALL_B_PANELS else (t // mblocks, t % mblocks)
+            i0, j0 = ib * MR, jp * NR
             nn = min(NR, n - j0)
             panel = pp + (jp * k * NR + k0 * NR) * 4
-            bias_j = bp + j0 * 4
-            for i0 in range(0, m, MR):
-                mm = min(MR, m - i0)
-                a_blk = (ap + (i0 * k + k0) * 4) if mm == MR else (at + k0 * 4)
-                if mm == MR and nn == NR:
-                    _tile(a_blk, k, panel, cp + (i0 * n + j0) * 4, n, kk, bias_j, flags)
-                    continue
-                if k0 > 0:
-                    for r in range(mm):
-                        for q in range(nn):
-                            scratch[r, q] = c[i0 + r, j0 + q]
-                _tile(a_blk, k, panel, sp, NR, kk, bias_j, flags)
+            mm = min(MR, m - i0)
+            a_blk = (ap + (i0 * k + k0) * 4) if mm == MR else (at + k0 * 4)
+            bias_at = bp + (i0 if bias_mode == ROW_BIAS else j0) * 4
+            if mm == MR and nn == NR:
+                _tile(a_blk, k, panel, cp + (i0 * ldc + col0 + j0) * 4, ldc, kk, bias_at, flags)
+                continue
+            if flags & ACCUMULATE:
                 for r in range(mm):
                     for q in range(nn):
-                        c[i0 + r, j0 + q] = scratch[r, q]
+                        scratch[r, q] = c[i0 + r, col0 + j0 + q]
+            _tile(a_blk, k, panel, sp, NR, kk, bias_at, flags)
+            for r in range(mm):
+                for q in range(nn):
+                    c[i0 + r, col0 + j0 + q] = scratch[r, q]
 
 
 def _aligned_empty(shape: tuple[int, ...]) -> np.ndarray:
@@ -186,12 +207,18 @@ def matmul(a: np.ndarray, b: np.ndarray, bias: np.ndarray | None = None, relu: b
     """``a @ b (+ bias) (relu)`` for an N-D ``a`` and a read-only 2-D ``b`` accepted by :func:`usable`;
     ``bias`` is 1-D of length N (or None)."""
     k, n = b.shape
-    panels = packed(b)
-    width = panels.shape[0] * NR
-    bias_p = np.zeros(width, np.float32)
-    if bias is not None:
-        bias_p[:n] = bias
     a2 = np.ascontiguousarray(a).reshape(-1, k)
     y = np.empty((a2.shape[0], n), np.float32)
-    _gemm(a2, panels, bias_p, y, relu)
+    gemm_into(a2, packed(b), y, bias, COL_BIAS, relu=relu)
     return y.reshape(*a.shape[:-1], n)
+
+
+def gemm_into(a: np.ndarray, panels: np.ndarray, c: np.ndarray, bias: np.ndarray | None, bias_mode: int, *,
+              prefilled: bool = False, relu: bool = False) -> None:
+    """``c = a @ B + bias`` (``+ c`` when ``prefilled``), Relu if asked, for C-contiguous float32 ``a`` (M, K)
+    and ``c`` (M, N) and the panels of B (:func:`pack`); ``bias_mode`` COL_BIAS (N values) or ROW_BIAS (M)."""
+    if bias is None:
+        _gemm(a, panels, _NO_BIAS, 0, c, 0, c.shape[1], prefilled, relu)
+    else:
+        _gemm(a, panels, np.ascontiguousarray(bias, dtype=np.float32).reshape(-1), bias_mode, c, 0, c.shape[1],
+              prefilled, relu)

@@ -12,6 +12,8 @@ Paths, in the order ``conv2d`` tries them:
   vectorized tap loops (``_dw_plane_padded``);
 * other narrow groups (``C/group * kh * kw`` up to :data:`DIRECT_MAX_TAPS`, not a 1x1 over 3+ channels): a
   direct loop over output rows (BLAS gains nothing on a 9-long inner product);
+* group-1 convolutions at one intra-op thread: im2col written straight into the panels of the pre-packed
+  GEMM, ``W @ cols`` with bias, residual and Relu in its store (``_conv_packed``);
 * wide stride-1 group-1 convolutions (``OW >= SHIFTED_MIN_WIDTH``): im2col-free shifted GEMMs accumulated
   with ``cblas_sgemm``'s beta (``_conv_shifted``);
 * everything else: im2col (none for 1x1 stride 1; rows split into column phases first, so every copy is
@@ -33,6 +35,8 @@ import numpy as np
 from engine.kernels._conv_direct import _depthwise_parallel, _depthwise_serial, _direct_parallel, _direct_serial
 from engine.kernels._conv_im2col import _NO_BIAS, _columns, im2col
 from engine.kernels._conv_nhwc import DW_BLOCK, DW_ROW, DW_TILE, _dw_nhwc, _dw_nhwc_inplace  # noqa: F401
+from engine.kernels._conv_packed import conv_packed
+from engine.kernels._conv_packed import usable as packed_usable
 from engine.kernels._conv_shifted import (
     SHIFTED_MIN_WIDTH,
     _conv_shifted,
@@ -94,6 +98,9 @@ def conv2d(x: np.ndarray, w: np.ndarray, b: np.ndarray | None, *, group: int, st
         return y
     if (group == 1 and sh == sw == 1 and kh * kw > 1 and ow >= SHIFTED_MIN_WIDTH and _sgemm() is not None):
         _conv_shifted(x, w, b, y, [dh, dw], list(pads), act, z)
+        return y
+    if group == 1 and packed_usable(m):
+        conv_packed(x, w, b, y, (kh, kw, sh, sw, dh, dw, ph, pw, oh, ow), act, z)
         return y
     w2 = w.reshape(group, mg, taps)
     # (im2col in blocks of output rows sized for L2 was measured: no faster down to 1 MiB, slower below)

@@ -89,3 +89,56 @@ def test_overrides_decline_what_they_do_not_handle():
         assert fast(a.astype(np.float64), _weight(rng, 8, 8)) is NotImplemented
     with intra_op_threads(2):
         assert fast(a, _weight(rng, 8, 8)) is NotImplemented  # OpenBLAS's parallel GEMM runs instead
+
+
+conv_case = st.fixed_dictionaries({
+    "n": st.integers(1, 2), "c": st.integers(1, 12), "m": st.integers(8, 20), "h": st.integers(3, 16),
+    "w": st.integers(3, 40), "k": st.sampled_from([1, 3, 5]), "stride": st.integers(1, 2),
+    "dil": st.integers(1, 2), "pad": st.integers(0, 2), "bias": st.booleans(), "residual": st.booleans(),
+    "act": st.sampled_from(["", "Relu", "Clip"]), "seed": st.integers(0, 99),
+})
+
+
+@settings(max_examples=40, deadline=None)
+@given(conv_case)
+def test_packed_conv_matches_reference(c):
+    """Group-1 FusedConv at one thread through ``_conv_packed`` (im2col into panels, pixel blocks, row bias,
+    residual prefill, Relu in the store, Clip after), against the numpy reference."""
+    from engine.kernels import _conv_packed
+
+    rng = np.random.default_rng(c["seed"])
+    span = (c["k"] - 1) * c["dil"] + 1
+    if c["h"] + 2 * c["pad"] < span or c["w"] + 2 * c["pad"] < span:
+        return
+    x = rng.standard_normal((c["n"], c["c"], c["h"], c["w"])).astype(np.float32)
+    w = rng.standard_normal((c["m"], c["c"], c["k"], c["k"])).astype(np.float32)
+    b = rng.standard_normal(c["m"]).astype(np.float32) if c["bias"] else None
+    attrs = {"strides": [c["stride"]] * 2, "dilations": [c["dil"]] * 2, "pads": [c["pad"]] * 4,
+             "activation": c["act"], "activation_params": [0.0, 6.0] if c["act"] == "Clip" else None}
+    oh = (c["h"] + 2 * c["pad"] - span) // c["stride"] + 1
+    ow = (c["w"] + 2 * c["pad"] - span) // c["stride"] + 1
+    z = [rng.standard_normal((c["n"], c["m"], oh, ow)).astype(np.float32)] if c["residual"] else []
+    if z and c["act"] == "":
+        attrs["activation"] = "Relu"
+    taken = []
+    real = _conv_packed.conv_packed
+
+    def spy(*args, **kwargs):  # type: ignore[no-untyped-def]
+        taken.append(True)
+        return real(*args, **kwargs)
+
+    _conv_packed_block = _conv_packed.BLOCK_PIXELS
+    try:
+        _conv_packed.BLOCK_PIXELS = 32 * (1 + c["seed"] % 3)  # several pixel blocks even on small images
+        import engine.kernels.ops_conv as ops_conv
+
+        ops_conv.conv_packed = spy
+        (got,), (want,) = _override("FusedConv", RONN, 1, x, w, b, *z, **attrs)
+    finally:
+        _conv_packed.BLOCK_PIXELS = _conv_packed_block
+        ops_conv.conv_packed = real
+    np.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-4 * np.sqrt(c["c"] * c["k"] ** 2))
+    shifted = c["stride"] == 1 and c["k"] > 1 and ow >= 24
+    pointwise = c["k"] == 1 and c["stride"] == 1 and c["pad"] == 0
+    direct = c["c"] * c["k"] ** 2 <= 18 and not (pointwise and c["c"] > 2)
+    assert bool(taken) == (not shifted and not direct)
