@@ -46,12 +46,14 @@ from engine.kernels._conv_shifted import (
 )
 from engine.kernels._epilogue import (
     NONE,
+    RELU,
     activation_code,
     bias_activation,
     bias_activation_columns,
     bias_residual_activation,
     parallel_ok,
 )
+from engine.kernels._gemm_packed import COL_BIAS, gemm_into, pack, packed
 from engine.ops._nn import auto_pads, conv_out_shape, spatial_attrs
 from engine.ops.op_fused_activation import apply_activation
 from engine.ops.registry import register
@@ -215,6 +217,15 @@ def conv2d_nhwc(x: np.ndarray, w: np.ndarray, b: np.ndarray | None, *, nchw_inpu
         return None
     y = np.empty((n, oh, ow, m), dtype=np.float32)
     wt = _transposed(w)
+    if pointwise and not nchw_input and packed_usable(oh * ow):
+        # X (HW, C) @ W^T with W^T packed once: bias in the GEMM's store, Relu too, other activations after
+        panels = pack(wt) if w.flags.writeable else packed(wt)
+        for i in range(n):
+            yi = y[i].reshape(oh * ow, m)
+            gemm_into(x[i].reshape(h * wd, c), panels, yi, b, COL_BIAS, relu=code == RELU)
+            if code not in (NONE, RELU):
+                bias_activation_columns(yi, None, code, p0, p1)
+        return y
     for i in range(n):
         yi = y[i].reshape(oh * ow, m)
         if pointwise and not nchw_input:

@@ -142,3 +142,19 @@ def test_packed_conv_matches_reference(c):
     pointwise = c["k"] == 1 and c["stride"] == 1 and c["pad"] == 0
     direct = c["c"] * c["k"] ** 2 <= 18 and not (pointwise and c["c"] > 2)
     assert bool(taken) == (not shifted and not direct)
+
+
+@settings(max_examples=25, deadline=None)
+@given(st.integers(1, 2), st.integers(1, 12), st.integers(1, 12), st.integers(1, 40), st.integers(1, 70),
+       st.sampled_from([("", None), ("Relu", None), ("Clip", [0.0, 6.0]), ("HardSwish", None)]), st.booleans(),
+       st.booleans(), st.integers(0, 99))
+def test_packed_nhwc_pointwise_matches_reference(n, h, w, c, m, act, bias, weight, seed):
+    """NhwcConv 1x1 from NHWC at one thread: X (HW, C) @ packed W^T (cached for a read-only W)."""
+    rng = np.random.default_rng(seed)
+    x = rng.standard_normal((n, h, w, c)).astype(np.float32)
+    wt = rng.standard_normal((m, c, 1, 1)).astype(np.float32)
+    wt.flags.writeable = not weight
+    b = rng.standard_normal(m).astype(np.float32) if bias else None
+    attrs = {"activation": act[0]} | ({"activation_params": act[1]} if act[1] else {})
+    (got,), (want,) = _override("NhwcConv", RONN, 1, x, wt, b, **attrs)
+    np.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-4 * np.sqrt(c))
