@@ -40,20 +40,26 @@ _NO_BIAS = np.zeros(1, np.float32)
 
 
 @intrinsic
-def _tile(typingctx, a, lda, b, c, ldc, kk, bias, flags):  # type: ignore[no-untyped-def]
+def _tile(typingctx, a, lda, b, c, ldc, kk, bias, flags, pf):  # type: ignore[no-untyped-def]
     """C[0:8, 0:32] (row stride ldc) = A[0:8, 0:kk] (row stride lda) @ panel[0:kk, 0:32], plus C, the bias
-    (32 columns or 8 rows from ``bias``) and Relu as ``flags`` say. Pointers are integer addresses; kk >= 1."""
+    (32 columns or 8 rows from ``bias``) and Relu as ``flags`` say; each k step prefetches the 128 bytes at
+    ``pf + 128 k`` into L2 (the next panel, or this one again when there is nothing to fetch). Pointers are
+    integer addresses; kk >= 1."""
     sig = types.void(types.intp, types.intp, types.intp, types.intp, types.intp, types.intp, types.intp,
-                     types.intp)
+                     types.intp, types.intp)
 
     def codegen(context, builder, signature, args):  # type: ignore[no-untyped-def]
-        a, lda, b, c, ldc, kk, bias, flags = args
+        a, lda, b, c, ldc, kk, bias, flags, pf = args
         i64, i32 = a.type, ir.IntType(32)
         f32 = ir.FloatType()
         v16 = ir.VectorType(f32, 16)
         fp, vp = f32.as_pointer(), v16.as_pointer()
         ap, bp, cp = builder.inttoptr(a, fp), builder.inttoptr(b, fp), builder.inttoptr(c, fp)
         biasp = builder.inttoptr(bias, fp)
+        i8p = ir.IntType(8).as_pointer()
+        pfp = builder.inttoptr(pf, i8p)
+        prefetch = cgutils.get_or_insert_function(builder.module, ir.FunctionType(ir.VoidType(), [i8p, i32, i32, i32]),
+                                                  "llvm.prefetch.p0i8")
         fma = cgutils.get_or_insert_function(builder.module, ir.FunctionType(v16, [v16, v16, v16]),
                                              "llvm.fma.v16f32")
         vmax = cgutils.get_or_insert_function(builder.module, ir.FunctionType(v16, [v16, v16]),
@@ -79,6 +85,9 @@ def _tile(typingctx, a, lda, b, c, ldc, kk, bias, flags):  # type: ignore[no-unt
         boff = builder.mul(k, const(NR))
         bv = [builder.load(builder.bitcast(builder.gep(bp, [builder.add(boff, const(16 * j))]), vp), align=64)
               for j in range(NR // 16)]
+        for line in range(2):
+            at = builder.gep(pfp, [builder.add(builder.mul(k, const(4 * NR)), const(64 * line))])
+            builder.call(prefetch, [at, ir.Constant(i32, 0), ir.Constant(i32, 2), ir.Constant(i32, 1)])
         new = []
         for r in range(MR):
             av = builder.load(builder.gep(ap, [builder.add(builder.mul(const(r), lda), k)]), align=4)
@@ -150,14 +159,16 @@ def _gemm(a, panels, bias, bias_mode, c, col0, n, prefilled, relu):  # type: ign
             mm = min(MR, m - i0)
             a_blk = (ap + (i0 * k + k0) * 4) if mm == MR else (at + k0 * 4)
             bias_at = bp + (i0 if bias_mode == ROW_BIAS else j0) * 4
+            # the first row block of a panel prefetches the next panel (B streams from memory once)
+            pf = panel + k * NR * 4 if ib == 0 and jp + 1 < npan else panel
             if mm == MR and nn == NR:
-                _tile(a_blk, k, panel, cp + (i0 * ldc + col0 + j0) * 4, ldc, kk, bias_at, flags)
+                _tile(a_blk, k, panel, cp + (i0 * ldc + col0 + j0) * 4, ldc, kk, bias_at, flags, pf)
                 continue
             if flags & ACCUMULATE:
                 for r in range(mm):
                     for q in range(nn):
                         scratch[r, q] = c[i0 + r, col0 + j0 + q]
-            _tile(a_blk, k, panel, sp, NR, kk, bias_at, flags)
+            _tile(a_blk, k, panel, sp, NR, kk, bias_at, flags, pf)
             for r in range(mm):
                 for q in range(nn):
                     c[i0 + r, col0 + j0 + q] = scratch[r, q]

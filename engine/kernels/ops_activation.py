@@ -1,5 +1,5 @@
-"""numba overrides of Erf and Gelu (exact form) for float32, and of FusedGemm when its fused activation is
-Gelu (FusedMatMul's is in ``ops_matmul.py``).
+"""numba overrides of Erf and Gelu (both forms) for float32, and of FusedGemm when its fused activation is
+Gelu or GeluTanh (FusedMatMul's is in ``ops_matmul.py``).
 
 Same arithmetic as the reference (its Cephes rational approximations in float32, within 2 ulps of erf),
 but fused into one numba function over L1-sized blocks: a loop evaluates both rationals and -x^2, the
@@ -29,6 +29,7 @@ Q1, Q2, Q3, Q4, Q5, Q6, Q7, Q8 = (_F(c) for c in _ERFC_Q[1:])
 _SQRT_HALF = _F(0.7071067811865476)
 _BLOCK = 512  # elements per block: the five private rows stay in L1
 _ZERO, _HALF, _ONE, _FOUR = _F(0.0), _F(0.5), _F(1.0), _F(4.0)
+_GELU_A, _MINUS_TWO_C = _F(0.044715), _F(-2.0 * math.sqrt(2.0 / math.pi))
 
 
 @jit(error_model="numpy")
@@ -77,6 +78,39 @@ def _erf_like(x: np.ndarray, gelu: bool, out: np.ndarray | None = None):  # type
     return (y.reshape(x.shape),)
 
 
+@jit(error_model="numpy")
+def _gelu_tanh_blocks(x, y):  # type: ignore[no-untyped-def]
+    """y = Gelu's tanh form 0.5 x (1 + tanh(u)), u = sqrt(2/pi) (x + 0.044715 x^3), computed as the equal
+    x / (1 + exp(-2u)) (no cancellation for negative x); y may be x (blocks as in ``_erf_blocks``)."""
+    xs = np.empty(_BLOCK, np.float32)
+    z = np.empty(_BLOCK, np.float32)
+    e = np.empty(_BLOCK, np.float32)
+    bits = np.empty(_BLOCK, np.int32)
+    n = x.size
+    for start in range(0, n, _BLOCK):
+        m = min(_BLOCK, n - start)
+        xb, yb = x[start:start + m], y[start:start + m]
+        for i in range(m):
+            xv = xb[i]
+            xs[i] = xv
+            z[i] = _MINUS_TWO_C * xv * (_ONE + _GELU_A * xv * xv)
+        _exp_row(z[:m], _ZERO, e[:m], bits[:m])
+        for i in range(m):
+            yb[i] = xs[i] / (_ONE + e[i])
+
+
+def _gelu(x: np.ndarray, approximate: str, out: np.ndarray | None = None):  # type: ignore[no-untyped-def]
+    """Gelu of a float32 array (either form), into ``out`` (which may be ``x``) or a new array."""
+    if x.dtype != np.float32 or approximate not in ("none", "tanh"):
+        return NotImplemented
+    if approximate == "none":
+        return _erf_like(x, gelu=True, out=out)
+    flat = np.ascontiguousarray(x).reshape(-1)
+    y = np.empty_like(flat) if out is None else out.reshape(-1)
+    _gelu_tanh_blocks(flat, y)
+    return (y.reshape(x.shape),)
+
+
 @register("Erf", since=9, override="numba")
 def erf(x):  # type: ignore[no-untyped-def]
     return _erf_like(x, gelu=False)
@@ -84,9 +118,7 @@ def erf(x):  # type: ignore[no-untyped-def]
 
 @register("Gelu", since=20, override="numba")
 def gelu(x, *, approximate: str = "none"):  # type: ignore[no-untyped-def]
-    if approximate != "none":
-        return NotImplemented
-    return _erf_like(x, gelu=True)
+    return _gelu(x, approximate)
 
 
 @register("Gelu", domain="ai.ronn", since=1, override="numba")
@@ -94,18 +126,22 @@ def gelu_ronn(x, *, approximate: str = "none"):  # type: ignore[no-untyped-def]
     return gelu(x, approximate=approximate)
 
 
-def gelu_in_place(y: np.ndarray):  # type: ignore[no-untyped-def]
-    """Exact Gelu of a writable C-contiguous float32 array, in place (NotImplemented for anything else)."""
-    if y.dtype != np.float32 or not y.flags.c_contiguous or not y.flags.writeable:
+_FUSED_GELU = {"Gelu": "none", "GeluTanh": "tanh"}  # fused ``activation`` names -> Gelu's ``approximate``
+
+
+def gelu_in_place(y: np.ndarray, activation: str = "Gelu"):  # type: ignore[no-untyped-def]
+    """The fused activation ``Gelu`` or ``GeluTanh`` of a writable C-contiguous float32 array, in place
+    (NotImplemented for anything else)."""
+    if activation not in _FUSED_GELU or y.dtype != np.float32 or not y.flags.c_contiguous or not y.flags.writeable:
         return NotImplemented
-    return _erf_like(y, gelu=True, out=y)
+    return _gelu(y, _FUSED_GELU[activation], out=y)
 
 
 @register("FusedGemm", domain="ai.ronn", since=1, override="numba")
 def fused_gemm(a, b, c=None, *, alpha: float = 1.0, beta: float = 1.0, transA: int = 0, transB: int = 0,
                activation: str = "", activation_params: list[float] | None = None):  # type: ignore[no-untyped-def]
-    if activation != "Gelu" or a.dtype != np.float32:
+    if activation not in _FUSED_GELU or a.dtype != np.float32:
         return NotImplemented
     (y,) = _fused_gemm_reference(a, b, c, alpha=alpha, beta=beta, transA=transA, transB=transB)
-    result = gelu_in_place(y)
-    return result if result is not NotImplemented else (gelu(y)[0],)
+    result = gelu_in_place(y, activation)
+    return result if result is not NotImplemented else (gelu(y, approximate=_FUSED_GELU[activation])[0],)

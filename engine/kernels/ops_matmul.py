@@ -1,5 +1,5 @@
 """Overrides of MatMul and FusedMatMul (ai.ronn) whose right operand is a weight: the pre-packed GEMM of
-:mod:`engine.kernels._gemm_packed`, with the bias and Relu in its store and Gelu in the fused Erf pass.
+:mod:`engine.kernels._gemm_packed`, with the bias and Relu in its store and Gelu (either form) in one numba pass after.
 
 Taken when B is a read-only float32 matrix (an initializer or a folded constant), A is float32 with at least
 8 rows, and one intra-op thread runs (the kernel is serial; with more threads OpenBLAS's parallel GEMM is
@@ -38,10 +38,10 @@ def fused_mat_mul(a, b, bias=None, *, activation: str = "", activation_params: l
         y = _gemm_packed.matmul(a, b, None if bias is None else bias.reshape(-1), relu=relu)
         if relu or not activation:
             return (y,)
-    elif activation == "Gelu" and a.dtype == np.float32:
+    elif activation in ("Gelu", "GeluTanh") and a.dtype == np.float32:
         (y,) = _fused_mat_mul_reference(a, b, bias)
     else:
         return NotImplemented
-    if activation == "Gelu" and gelu_in_place(y) is not NotImplemented:
+    if gelu_in_place(y, activation) is not NotImplemented:
         return (y,)
     return (apply_activation(y, activation, activation_params),)

@@ -65,7 +65,8 @@ def _override(op, domain, opset, *inputs, **attrs):
 
 @settings(max_examples=25, deadline=None)
 @given(st.lists(st.integers(1, 6), min_size=0, max_size=2), st.integers(8, 30), st.integers(1, 40),
-       st.integers(1, 70), st.sampled_from(["", "Relu", "Gelu", "Sigmoid"]), st.booleans(), st.integers(0, 99))
+       st.integers(1, 70), st.sampled_from(["", "Relu", "Gelu", "GeluTanh", "Sigmoid"]), st.booleans(),
+       st.integers(0, 99))
 def test_matmul_overrides_match_reference(lead, m, k, n, activation, bias, seed):
     rng = np.random.default_rng(seed)
     a = rng.standard_normal((*lead, m, k)).astype(np.float32)

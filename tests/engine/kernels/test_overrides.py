@@ -206,6 +206,7 @@ def test_erf_and_gelu(shape, seed):
     _assert_close(*_both("Erf", "", 13, x), rtol=1e-5, atol=1e-6)
     _assert_close(*_both("Gelu", "", 20, x), rtol=1e-5, atol=1e-6)
     _assert_close(*_both("Gelu", RONN, 1, x), rtol=1e-5, atol=1e-6)
+    _assert_close(*_both("Gelu", "", 20, x, approximate="tanh"), rtol=1e-5, atol=1e-6)
 
 
 def test_erf_special_values():
@@ -215,10 +216,11 @@ def test_erf_special_values():
 
 
 @pytest.mark.parametrize("op", ["FusedMatMul", "FusedGemm"])
-def test_fused_gelu_epilogue(op):
+@pytest.mark.parametrize("activation", ["Gelu", "GeluTanh"])
+def test_fused_gelu_epilogue(op, activation):
     rng = np.random.default_rng(0)
     a, b, c = _rand(rng, (2, 5, 8) if op == "FusedMatMul" else (5, 8)), _rand(rng, (8, 6)), _rand(rng, (6,))
-    _assert_close(*_both(op, RONN, 1, a, b, c, activation="Gelu"), rtol=1e-5, atol=1e-6)
+    _assert_close(*_both(op, RONN, 1, a, b, c, activation=activation), rtol=1e-5, atol=1e-6)
     assert _OVERRIDES[(RONN, op, 1)].fn(a, b, c, activation="Relu") is NotImplemented
 
 
