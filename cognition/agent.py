@@ -259,7 +259,7 @@ class Agent:
             self._budget_limited += limited or decision.budget_limited
             s1_record = (s1.confidence, s1.prediction, route)
         encoded = self.memory.episodic.encode(
-            episode(vector, percept.feeds, answer.output, route, answer.confidence)
+            episode(vector, percept.feeds, answer.output, route, answer.confidence, percept.digest)
         )
         ticket = await self._writer.submit(encoded, alone=self._active == 1)
         key = ticket.id if ticket.id is not None else ticket

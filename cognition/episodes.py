@@ -239,10 +239,21 @@ class EpisodeWriter:
 
 
 def episode(
-    vector: np.ndarray, feeds: dict[str, np.ndarray], output: np.ndarray, route: str, conf: float
+    vector: np.ndarray,
+    feeds: dict[str, np.ndarray],
+    output: np.ndarray,
+    route: str,
+    conf: float,
+    digest: bytes | None = None,
 ) -> NewEpisode:
-    """The episode of one answer: its vector, the (first) input and the score output."""
+    """The episode of one answer: its vector, the (first) input and the score output. ``digest``: the
+    input's ``codec.digest`` when the caller has it (a single-input percept's digest)."""
     x = next(iter(feeds.values()))
     return NewEpisode(
-        vector=vector, input=x, output=output, route=route, confidence=conf if math.isfinite(conf) else None
+        vector=vector,
+        input=x,
+        output=output,
+        route=route,
+        confidence=conf if math.isfinite(conf) else None,
+        input_digest=digest if len(feeds) == 1 else None,
     )

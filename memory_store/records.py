@@ -39,7 +39,9 @@ class NewEpisode:
     """An episode to store: its vector and what the agent knows about it.
 
     ``input``/``output`` are arrays (stored as compressed ``.npy``, no pickles) or bytes; the input's digest
-    is computed for :meth:`EpisodicMemory.find_input`. ``time`` defaults to now (Unix seconds).
+    (:func:`codec.digest`) is computed for :meth:`EpisodicMemory.find_input`, unless ``input_digest`` gives
+    it (a caller that already hashed the input: it must equal ``codec.digest(input)``). ``time`` defaults to
+    now (Unix seconds).
     """
 
     vector: Any
@@ -51,6 +53,7 @@ class NewEpisode:
     reward: float | None = None
     importance: float = 1.0
     time: float | None = None
+    input_digest: bytes | None = None
 
     def encode(self, dim: int | None, now: float) -> EncodedEpisode:
         """Check and encode this episode for the ``episodes`` table (vector, payloads, digest).
@@ -63,7 +66,7 @@ class NewEpisode:
         size, blob = codec.vector_blob(self.vector, dim, what="episode vector")
         values = (
             now if self.time is None else finite(self.time, "time", InvalidMemoryInputError),
-            codec.digest(self.input),
+            codec.digest(self.input) if self.input_digest is None else self._given_digest(),
             codec.encode_payload(self.input, what="input"),
             codec.encode_payload(self.output, what="output"),
             self.route,
@@ -74,6 +77,12 @@ class NewEpisode:
             blob,
         )
         return EncodedEpisode(size, values)
+
+    def _given_digest(self) -> bytes:
+        d = self.input_digest
+        if not isinstance(d, bytes) or len(d) != codec.DIGEST_SIZE:
+            raise InvalidMemoryInputError(f"input_digest must be {codec.DIGEST_SIZE} bytes, got {d!r}")
+        return d
 
 
 #: The columns of :attr:`EncodedEpisode.values`, in order.

@@ -32,6 +32,8 @@ async def test_infer_returns_a_frozen_thought_and_stores_it(model_path, fast_gra
         [stored] = agent.memory.episodic.get([thought.episode_id])
         assert stored.route == thought.route
         np.testing.assert_array_equal(stored.input, samples[0][:1])
+        # the percept's digest is the stored input digest: find_input finds the episode
+        assert agent.memory.episodic.find_input(samples[0][:1]) == [thought.episode_id]
         again = await agent.infer(samples[0][0])
         assert again.route == "cache" and again.prediction == thought.prediction
         stats = agent.statistics()

@@ -44,3 +44,16 @@ def test_percept_adds_the_batch_axis_and_measures(model_path, samples) -> None:
     assert percept.feeds["pixels"].shape == (1, 64)
     assert percept.variance == pytest.approx(float(samples[0][0].var()), rel=1e-4)
     assert 0.0 < percept.entropy <= 1.0 and len(percept.digest) == 16
+
+
+def test_large_inputs_are_measured_on_a_sample() -> None:
+    from cognition.perception import STATISTICS_SAMPLE, _statistics
+
+    rng = np.random.default_rng(0)
+    image = rng.normal(0.5, 0.2, (1, 3, 96, 96)).astype(np.float32)
+    assert image.size > STATISTICS_SAMPLE
+    variance, entropy = _statistics(image)
+    assert variance == pytest.approx(float(image.var()), rel=0.1)
+    full_variance, full_entropy = _statistics(image.reshape(-1)[:STATISTICS_SAMPLE])  # exact below the size
+    assert full_variance == pytest.approx(float(image.reshape(-1)[:STATISTICS_SAMPLE].var()), rel=1e-4)
+    assert entropy == pytest.approx(full_entropy, abs=0.05)
