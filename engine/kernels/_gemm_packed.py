@@ -39,87 +39,106 @@ _packed: dict[tuple[int, int], tuple[np.ndarray, np.ndarray]] = {}
 _NO_BIAS = np.zeros(1, np.float32)
 
 
+def _emit_tile(context, builder, args, indirect: bool):  # type: ignore[no-untyped-def]
+    """LLVM IR of one 8x32 tile (see :func:`_tile`); ``indirect``: B's rows are found through a table."""
+    if indirect:
+        a, lda, b, rows, c, ldc, kk, bias, flags, pf = args
+    else:
+        a, lda, b, c, ldc, kk, bias, flags, pf = args
+    i64, i32 = a.type, ir.IntType(32)
+    f32 = ir.FloatType()
+    v16 = ir.VectorType(f32, 16)
+    fp, vp = f32.as_pointer(), v16.as_pointer()
+    ap, bp, cp = builder.inttoptr(a, fp), builder.inttoptr(b, fp), builder.inttoptr(c, fp)
+    biasp = builder.inttoptr(bias, fp)
+    i8p = ir.IntType(8).as_pointer()
+    pfp = builder.inttoptr(pf, i8p)
+    prefetch = cgutils.get_or_insert_function(builder.module, ir.FunctionType(ir.VoidType(), [i8p, i32, i32, i32]),
+                                              "llvm.prefetch.p0i8")
+    fma = cgutils.get_or_insert_function(builder.module, ir.FunctionType(v16, [v16, v16, v16]),
+                                         "llvm.fma.v16f32")
+    vmax = cgutils.get_or_insert_function(builder.module, ir.FunctionType(v16, [v16, v16]),
+                                          "llvm.maxnum.v16f32")
+    zero = ir.Constant(v16, [0.0] * 16)
+    undef = ir.Constant(v16, ir.Undefined)
+    splat0 = ir.Constant(ir.VectorType(i32, 16), [0] * 16)
+
+    def const(v: int) -> ir.Constant:
+        return ir.Constant(i64, v)
+
+    entry = builder.basic_block
+    loop = builder.append_basic_block("tile_k")
+    done = builder.append_basic_block("tile_store")
+    builder.branch(loop)
+    builder.position_at_end(loop)
+    k = builder.phi(i64)
+    k.add_incoming(const(0), entry)
+    acc = [[builder.phi(v16) for _ in range(NR // 16)] for _ in range(MR)]
+    for row in acc:
+        for p in row:
+            p.add_incoming(zero, entry)
+    if indirect:  # row k of B starts rows[k] bytes after b
+        offset = builder.load(builder.gep(builder.inttoptr(rows, i64.as_pointer()), [k]), align=8)
+        brow = builder.bitcast(builder.gep(builder.inttoptr(b, i8p), [offset]), fp)
+        bv = [builder.load(builder.bitcast(builder.gep(brow, [const(16 * j)]), vp), align=4)
+              for j in range(NR // 16)]
+    else:
+        boff = builder.mul(k, const(NR))
+        bv = [builder.load(builder.bitcast(builder.gep(bp, [builder.add(boff, const(16 * j))]), vp), align=64)
+              for j in range(NR // 16)]
+    for line in range(2):
+        at = builder.gep(pfp, [builder.add(builder.mul(k, const(4 * NR)), const(64 * line))])
+        builder.call(prefetch, [at, ir.Constant(i32, 0), ir.Constant(i32, 2), ir.Constant(i32, 1)])
+    new = []
+    for r in range(MR):
+        av = builder.load(builder.gep(ap, [builder.add(builder.mul(const(r), lda), k)]), align=4)
+        sp = builder.shuffle_vector(builder.insert_element(undef, av, ir.Constant(i32, 0)), undef, splat0)
+        new.append([builder.call(fma, [sp, bv[j], acc[r][j]]) for j in range(NR // 16)])
+    k1 = builder.add(k, const(1))
+    k.add_incoming(k1, loop)
+    for r in range(MR):
+        for j in range(NR // 16):
+            acc[r][j].add_incoming(new[r][j], loop)
+    builder.cbranch(builder.icmp_signed("<", k1, kk), loop, done)
+
+    builder.position_at_end(done)
+    def flag(bit: int) -> ir.Value:
+        return builder.icmp_signed("!=", builder.and_(flags, const(bit)), const(0))
+
+    accumulate, col_bias, row_bias, relu = flag(ACCUMULATE), flag(COL_BIAS), flag(ROW_BIAS), flag(RELU)
+    col_v = [builder.select(col_bias, builder.load(builder.bitcast(builder.gep(biasp, [const(16 * j)]), vp),
+                                                   align=4), zero) for j in range(NR // 16)]
+    for r in range(MR):
+        rb = builder.load(builder.gep(biasp, [const(r)]), align=4)
+        rb = builder.shuffle_vector(builder.insert_element(undef, rb, ir.Constant(i32, 0)), undef, splat0)
+        rb = builder.select(row_bias, rb, zero)
+        for j in range(NR // 16):
+            ptr = builder.bitcast(builder.gep(cp, [builder.add(builder.mul(const(r), ldc), const(16 * j))]), vp)
+            old = builder.select(accumulate, builder.load(ptr, align=4), zero)
+            val = builder.fadd(builder.fadd(old, builder.fadd(col_v[j], rb)), new[r][j])
+            val = builder.select(relu, builder.call(vmax, [val, zero]), val)
+            builder.store(val, ptr, align=4)
+    return context.get_dummy_value()
+
+
+_SIG = (types.intp,) * 9
+
+
 @intrinsic
 def _tile(typingctx, a, lda, b, c, ldc, kk, bias, flags, pf):  # type: ignore[no-untyped-def]
     """C[0:8, 0:32] (row stride ldc) = A[0:8, 0:kk] (row stride lda) @ panel[0:kk, 0:32], plus C, the bias
     (32 columns or 8 rows from ``bias``) and Relu as ``flags`` say; each k step prefetches the 128 bytes at
     ``pf + 128 k`` into L2 (the next panel, or this one again when there is nothing to fetch). Pointers are
     integer addresses; kk >= 1."""
-    sig = types.void(types.intp, types.intp, types.intp, types.intp, types.intp, types.intp, types.intp,
-                     types.intp, types.intp)
+    return types.void(*_SIG), lambda context, builder, sig, args: _emit_tile(context, builder, args, False)
 
-    def codegen(context, builder, signature, args):  # type: ignore[no-untyped-def]
-        a, lda, b, c, ldc, kk, bias, flags, pf = args
-        i64, i32 = a.type, ir.IntType(32)
-        f32 = ir.FloatType()
-        v16 = ir.VectorType(f32, 16)
-        fp, vp = f32.as_pointer(), v16.as_pointer()
-        ap, bp, cp = builder.inttoptr(a, fp), builder.inttoptr(b, fp), builder.inttoptr(c, fp)
-        biasp = builder.inttoptr(bias, fp)
-        i8p = ir.IntType(8).as_pointer()
-        pfp = builder.inttoptr(pf, i8p)
-        prefetch = cgutils.get_or_insert_function(builder.module, ir.FunctionType(ir.VoidType(), [i8p, i32, i32, i32]),
-                                                  "llvm.prefetch.p0i8")
-        fma = cgutils.get_or_insert_function(builder.module, ir.FunctionType(v16, [v16, v16, v16]),
-                                             "llvm.fma.v16f32")
-        vmax = cgutils.get_or_insert_function(builder.module, ir.FunctionType(v16, [v16, v16]),
-                                              "llvm.maxnum.v16f32")
-        zero = ir.Constant(v16, [0.0] * 16)
-        undef = ir.Constant(v16, ir.Undefined)
-        splat0 = ir.Constant(ir.VectorType(i32, 16), [0] * 16)
 
-        def const(v: int) -> ir.Constant:
-            return ir.Constant(i64, v)
-
-        entry = builder.basic_block
-        loop = builder.append_basic_block("tile_k")
-        done = builder.append_basic_block("tile_store")
-        builder.branch(loop)
-        builder.position_at_end(loop)
-        k = builder.phi(i64)
-        k.add_incoming(const(0), entry)
-        acc = [[builder.phi(v16) for _ in range(NR // 16)] for _ in range(MR)]
-        for row in acc:
-            for p in row:
-                p.add_incoming(zero, entry)
-        boff = builder.mul(k, const(NR))
-        bv = [builder.load(builder.bitcast(builder.gep(bp, [builder.add(boff, const(16 * j))]), vp), align=64)
-              for j in range(NR // 16)]
-        for line in range(2):
-            at = builder.gep(pfp, [builder.add(builder.mul(k, const(4 * NR)), const(64 * line))])
-            builder.call(prefetch, [at, ir.Constant(i32, 0), ir.Constant(i32, 2), ir.Constant(i32, 1)])
-        new = []
-        for r in range(MR):
-            av = builder.load(builder.gep(ap, [builder.add(builder.mul(const(r), lda), k)]), align=4)
-            sp = builder.shuffle_vector(builder.insert_element(undef, av, ir.Constant(i32, 0)), undef, splat0)
-            new.append([builder.call(fma, [sp, bv[j], acc[r][j]]) for j in range(NR // 16)])
-        k1 = builder.add(k, const(1))
-        k.add_incoming(k1, loop)
-        for r in range(MR):
-            for j in range(NR // 16):
-                acc[r][j].add_incoming(new[r][j], loop)
-        builder.cbranch(builder.icmp_signed("<", k1, kk), loop, done)
-
-        builder.position_at_end(done)
-        def flag(bit: int) -> ir.Value:
-            return builder.icmp_signed("!=", builder.and_(flags, const(bit)), const(0))
-
-        accumulate, col_bias, row_bias, relu = flag(ACCUMULATE), flag(COL_BIAS), flag(ROW_BIAS), flag(RELU)
-        col_v = [builder.select(col_bias, builder.load(builder.bitcast(builder.gep(biasp, [const(16 * j)]), vp),
-                                                       align=4), zero) for j in range(NR // 16)]
-        for r in range(MR):
-            rb = builder.load(builder.gep(biasp, [const(r)]), align=4)
-            rb = builder.shuffle_vector(builder.insert_element(undef, rb, ir.Constant(i32, 0)), undef, splat0)
-            rb = builder.select(row_bias, rb, zero)
-            for j in range(NR // 16):
-                ptr = builder.bitcast(builder.gep(cp, [builder.add(builder.mul(const(r), ldc), const(16 * j))]), vp)
-                old = builder.select(accumulate, builder.load(ptr, align=4), zero)
-                val = builder.fadd(builder.fadd(old, builder.fadd(col_v[j], rb)), new[r][j])
-                val = builder.select(relu, builder.call(vmax, [val, zero]), val)
-                builder.store(val, ptr, align=4)
-        return context.get_dummy_value()
-
-    return sig, codegen
+@intrinsic
+def _tile_rows(typingctx, a, lda, b, rows, c, ldc, kk, bias, flags, pf):  # type: ignore[no-untyped-def]
+    """:func:`_tile` with B unpacked: row k of the 32 columns starts ``rows[k]`` bytes after ``b`` (an int64
+    table), e.g. a tap-shifted row of a padded image (implicit-GEMM convolution, ``_conv_implicit``)."""
+    return types.void(*_SIG, types.intp), lambda context, builder, sig, args: _emit_tile(context, builder, args,
+                                                                                          True)
 
 
 @jit(error_model="numpy")

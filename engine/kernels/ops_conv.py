@@ -34,6 +34,7 @@ import numpy as np
 
 from engine.kernels._conv_direct import _depthwise_parallel, _depthwise_serial, _direct_parallel, _direct_serial
 from engine.kernels._conv_im2col import _NO_BIAS, _columns, im2col
+from engine.kernels._conv_implicit import conv_implicit
 from engine.kernels._conv_nhwc import DW_BLOCK, DW_ROW, DW_TILE, _dw_nhwc, _dw_nhwc_inplace  # noqa: F401
 from engine.kernels._conv_packed import conv_packed
 from engine.kernels._conv_packed import usable as packed_usable
@@ -58,6 +59,10 @@ from engine.ops._nn import auto_pads, conv_out_shape, spatial_attrs
 from engine.ops.op_fused_activation import apply_activation
 from engine.ops.registry import register
 
+# im2col into panels + the packed GEMM wins where OpenBLAS is weakest, few pixels (a 7x7 output) or a short K
+# (the 7x7 stem, K = 147); at 14x14 and for the stride-2 layers at 56 and 28 it lost 2-5% to im2col + matmul
+PACKED_MAX_PIXELS, PACKED_MAX_TAPS = 64, 256
+IMPLICIT_MIN_WIDTH = 24       # output width from which a stride-1 group-1 conv runs as an implicit GEMM
 DIRECT_MAX_TAPS = 18          # C/group * kh * kw at or below which the direct loop beats im2col + BLAS
 
 
@@ -98,10 +103,13 @@ def conv2d(x: np.ndarray, w: np.ndarray, b: np.ndarray | None, *, group: int, st
         kernel(x, w, y, cg, mg, sh, sw, dh, dw, ph, pw, bias, b is not None, code,
                np.float32(p0), np.float32(p1))
         return y
+    if group == 1 and sh == sw == 1 and kh * kw > 1 and ow >= IMPLICIT_MIN_WIDTH and packed_usable(m):
+        conv_implicit(x, w, b, y, [dh, dw], list(pads), act, z)
+        return y
     if (group == 1 and sh == sw == 1 and kh * kw > 1 and ow >= SHIFTED_MIN_WIDTH and _sgemm() is not None):
         _conv_shifted(x, w, b, y, [dh, dw], list(pads), act, z)
         return y
-    if group == 1 and packed_usable(m):
+    if group == 1 and packed_usable(m) and (oh * ow <= PACKED_MAX_PIXELS or taps < PACKED_MAX_TAPS):
         conv_packed(x, w, b, y, (kh, kw, sh, sw, dh, dw, ph, pw, oh, ow), act, z)
         return y
     w2 = w.reshape(group, mg, taps)

@@ -38,9 +38,10 @@ def _stem(name: str) -> str:
 
 
 @functools.cache
-def _session(name: str, level: str) -> InferenceSession:
+def _session(name: str, level: str, threads: int = 0) -> InferenceSession:
     options = SessionOptions()
     options.graph_optimization_level = LEVELS[level]
+    options.intra_op_num_threads = threads
     return InferenceSession(str(DATA / name), options, providers=["CPUExecutionProvider"])
 
 
@@ -87,6 +88,15 @@ def test_reference_data_stays_small() -> None:
 def test_outputs_match_onnxruntime(name: str, level: str) -> None:
     inputs, expected = _reference(name)
     session = _session(name, level)
+    ours = session.run(None, inputs)
+    _assert_outputs_close(name, ours, {o.name: expected[o.name] for o in session.get_outputs()})
+
+
+@pytest.mark.parametrize("name", list(FILES), ids=_stem)
+def test_outputs_match_onnxruntime_one_thread(name: str) -> None:
+    """At one intra-op thread the serial kernels run (the pre-packed GEMM, implicit-GEMM convolutions)."""
+    inputs, expected = _reference(name)
+    session = _session(name, "O3", 1)
     ours = session.run(None, inputs)
     _assert_outputs_close(name, ours, {o.name: expected[o.name] for o in session.get_outputs()})
 

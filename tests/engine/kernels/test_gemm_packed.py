@@ -104,7 +104,8 @@ conv_case = st.fixed_dictionaries({
 @given(conv_case)
 def test_packed_conv_matches_reference(c):
     """Group-1 FusedConv at one thread through ``_conv_packed`` (im2col into panels, pixel blocks, row bias,
-    residual prefill, Relu in the store, Clip after), against the numpy reference."""
+    residual prefill, Relu in the store, Clip after) or ``_conv_implicit`` (wide stride-1: tap-shifted rows
+    of the padded input through the row table), against the numpy reference."""
     from engine.kernels import _conv_packed
 
     rng = np.random.default_rng(c["seed"])
@@ -121,28 +122,54 @@ def test_packed_conv_matches_reference(c):
     z = [rng.standard_normal((c["n"], c["m"], oh, ow)).astype(np.float32)] if c["residual"] else []
     if z and c["act"] == "":
         attrs["activation"] = "Relu"
-    taken = []
-    real = _conv_packed.conv_packed
+    import engine.kernels.ops_conv as ops_conv
 
-    def spy(*args, **kwargs):  # type: ignore[no-untyped-def]
-        taken.append(True)
-        return real(*args, **kwargs)
+    taken: list[str] = []
+    real = {name: getattr(ops_conv, name) for name in ("conv_packed", "conv_implicit")}
 
-    _conv_packed_block = _conv_packed.BLOCK_PIXELS
+    def spy(name):  # type: ignore[no-untyped-def]
+        def call(*args, **kwargs):  # type: ignore[no-untyped-def]
+            taken.append(name)
+            return real[name](*args, **kwargs)
+        return call
+
+    block = _conv_packed.BLOCK_PIXELS
     try:
         _conv_packed.BLOCK_PIXELS = 32 * (1 + c["seed"] % 3)  # several pixel blocks even on small images
-        import engine.kernels.ops_conv as ops_conv
-
-        ops_conv.conv_packed = spy
+        for name in real:
+            setattr(ops_conv, name, spy(name))
         (got,), (want,) = _override("FusedConv", RONN, 1, x, w, b, *z, **attrs)
     finally:
-        _conv_packed.BLOCK_PIXELS = _conv_packed_block
-        ops_conv.conv_packed = real
+        _conv_packed.BLOCK_PIXELS = block
+        for name, fn in real.items():
+            setattr(ops_conv, name, fn)
     np.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-4 * np.sqrt(c["c"] * c["k"] ** 2))
-    shifted = c["stride"] == 1 and c["k"] > 1 and ow >= 24
+    taps = c["c"] * c["k"] ** 2
     pointwise = c["k"] == 1 and c["stride"] == 1 and c["pad"] == 0
-    direct = c["c"] * c["k"] ** 2 <= 18 and not (pointwise and c["c"] > 2)
-    assert bool(taken) == (not shifted and not direct)
+    if taps <= ops_conv.DIRECT_MAX_TAPS and not (pointwise and c["c"] > 2):
+        expected = []
+    elif c["stride"] == 1 and c["k"] > 1 and ow >= ops_conv.IMPLICIT_MIN_WIDTH:
+        expected = ["conv_implicit"]
+    elif oh * ow <= ops_conv.PACKED_MAX_PIXELS or taps < ops_conv.PACKED_MAX_TAPS:
+        expected = ["conv_packed"]
+    else:
+        expected = []
+    assert taken == expected
+
+
+@pytest.mark.parametrize("dil,k", [(1, 3), (2, 3), (1, 5)])
+def test_implicit_conv_shapes(dil, k):
+    """The implicit GEMM on a wide image: M not a multiple of 8, dilation, residual + Relu, two images."""
+    rng = np.random.default_rng(k + dil)
+    x = rng.standard_normal((2, 5, 9, 31)).astype(np.float32)
+    w = rng.standard_normal((13, 5, k, k)).astype(np.float32)
+    w.flags.writeable = False
+    b = rng.standard_normal(13).astype(np.float32)
+    pad = dil * (k // 2)
+    z = rng.standard_normal((2, 13, 9, 31)).astype(np.float32)
+    attrs = {"pads": [pad] * 4, "dilations": [dil, dil], "activation": "Relu"}
+    (got,), (want,) = _override("FusedConv", RONN, 1, x, w, b, z, **attrs)
+    np.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-4 * np.sqrt(5 * k * k))
 
 
 @settings(max_examples=25, deadline=None)
