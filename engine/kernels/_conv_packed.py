@@ -28,7 +28,6 @@ from engine.kernels._gemm_packed import _NO_BIAS, MR, NR, ROW_BIAS, _aligned_emp
 from engine.kernels._numba import jit
 
 _scratch = threading.local()
-ENABLED = True  # a switch for A/B measurements
 BLOCK_PIXELS = 224  # output pixels per GEMM block (7 panels): its panels stay in L2 (K=576: 516 KB)
 _NO_XS = np.zeros((1, 1, 1, 1), np.float32)
 _NO_X2 = np.zeros((0, 1), np.float32)
@@ -36,7 +35,7 @@ _NO_X2 = np.zeros((0, 1), np.float32)
 
 def usable(m: int) -> bool:
     """Whether the packed path takes a group-1 convolution with ``m`` output channels."""
-    return ENABLED and m >= MR and numba.get_num_threads() == 1
+    return m >= MR and numba.get_num_threads() == 1
 
 
 def _panels(k: int, n: int) -> np.ndarray:

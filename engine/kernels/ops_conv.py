@@ -12,10 +12,12 @@ Paths, in the order ``conv2d`` tries them:
   vectorized tap loops (``_dw_plane_padded``);
 * other narrow groups (``C/group * kh * kw`` up to :data:`DIRECT_MAX_TAPS`, not a 1x1 over 3+ channels): a
   direct loop over output rows (BLAS gains nothing on a 9-long inner product);
-* group-1 convolutions at one intra-op thread: im2col written straight into the panels of the pre-packed
-  GEMM, ``W @ cols`` with bias, residual and Relu in its store (``_conv_packed``);
-* wide stride-1 group-1 convolutions (``OW >= SHIFTED_MIN_WIDTH``): im2col-free shifted GEMMs accumulated
-  with ``cblas_sgemm``'s beta (``_conv_shifted``);
+* group-1 at one intra-op thread (the packed GEMM of ``_gemm_packed`` is serial), by shape:
+  wide stride-1 (``OW >= IMPLICIT_MIN_WIDTH``): one implicit GEMM over the padded input (``_conv_implicit``);
+  a short K (``C*kh*kw < PACKED_MAX_TAPS``): im2col written into the GEMM's panels (``_conv_packed``);
+  up to ``PIXELS_MAX_PIXELS`` output pixels: ``cols^T @ W^T`` with the weight packed once (``_conv_pixels``);
+* wide stride-1 group-1 convolutions at more threads (``OW >= SHIFTED_MIN_WIDTH``): im2col-free shifted
+  GEMMs accumulated with ``cblas_sgemm``'s beta (``_conv_shifted``);
 * everything else: im2col (none for 1x1 stride 1; rows split into column phases first, so every copy is
   contiguous at any stride) + one BLAS call per group.
 
@@ -24,8 +26,8 @@ epilogue pass as the bias, before the activation.
 
 Layout: this module holds the dispatch (``conv2d``, ``conv2d_nhwc``) and the registered overrides; the
 kernels live in ``_conv_im2col.py`` (scratch buffers, im2col), ``_conv_direct.py`` (direct and depthwise
-loops), ``_conv_shifted.py`` (shifted GEMMs, weight repacking) and ``_conv_nhwc.py`` (channels-last
-depthwise).
+loops), ``_conv_shifted.py`` (shifted GEMMs, weight repacking), ``_conv_implicit.py``, ``_conv_packed.py``
+and ``_conv_pixels.py`` (the packed-GEMM paths) and ``_conv_nhwc.py`` (channels-last depthwise).
 """
 
 from __future__ import annotations
@@ -38,6 +40,7 @@ from engine.kernels._conv_implicit import conv_implicit
 from engine.kernels._conv_nhwc import DW_BLOCK, DW_ROW, DW_TILE, _dw_nhwc, _dw_nhwc_inplace  # noqa: F401
 from engine.kernels._conv_packed import conv_packed
 from engine.kernels._conv_packed import usable as packed_usable
+from engine.kernels._conv_pixels import conv_pixels
 from engine.kernels._conv_shifted import (
     SHIFTED_MIN_WIDTH,
     _conv_shifted,
@@ -59,9 +62,12 @@ from engine.ops._nn import auto_pads, conv_out_shape, spatial_attrs
 from engine.ops.op_fused_activation import apply_activation
 from engine.ops.registry import register
 
-# im2col into panels + the packed GEMM wins where OpenBLAS is weakest, few pixels (a 7x7 output) or a short K
-# (the 7x7 stem, K = 147); at 14x14 and for the stride-2 layers at 56 and 28 it lost 2-5% to im2col + matmul
-PACKED_MAX_PIXELS, PACKED_MAX_TAPS = 64, 256
+# im2col into panels + the packed GEMM (``_conv_packed``) for a short K (the ResNet stem, K = 147), where
+# OpenBLAS is weakest; at 14x14 and for the stride-2 layers at 56 and 28 it lost 2-5% to im2col + matmul
+PACKED_MAX_TAPS = 256
+# pixel-major with the weight packed once (``_conv_pixels``) up to this many output pixels: at 14x14 and 7x7 it
+# beat im2col + matmul by 0.35-0.6 ms a layer; at 28x28 it lost to the implicit GEMM, at 56x56 stride 2 to matmul
+PIXELS_MAX_PIXELS = 256
 IMPLICIT_MIN_WIDTH = 24       # output width from which a stride-1 group-1 conv runs as an implicit GEMM
 DIRECT_MAX_TAPS = 18          # C/group * kh * kw at or below which the direct loop beats im2col + BLAS
 
@@ -109,8 +115,11 @@ def conv2d(x: np.ndarray, w: np.ndarray, b: np.ndarray | None, *, group: int, st
     if (group == 1 and sh == sw == 1 and kh * kw > 1 and ow >= SHIFTED_MIN_WIDTH and _sgemm() is not None):
         _conv_shifted(x, w, b, y, [dh, dw], list(pads), act, z)
         return y
-    if group == 1 and packed_usable(m) and (oh * ow <= PACKED_MAX_PIXELS or taps < PACKED_MAX_TAPS):
+    if group == 1 and packed_usable(m) and taps < PACKED_MAX_TAPS:
         conv_packed(x, w, b, y, (kh, kw, sh, sw, dh, dw, ph, pw, oh, ow), act, z)
+        return y
+    if group == 1 and packed_usable(m) and oh * ow <= PIXELS_MAX_PIXELS:
+        conv_pixels(x, w, b, y, (kh, kw, sh, sw, dh, dw, oh, ow), list(pads), act, z)
         return y
     w2 = w.reshape(group, mg, taps)
     # (im2col in blocks of output rows sized for L2 was measured: no faster down to 1 MiB, slower below)

@@ -93,7 +93,7 @@ def test_overrides_decline_what_they_do_not_handle():
 
 
 conv_case = st.fixed_dictionaries({
-    "n": st.integers(1, 2), "c": st.integers(1, 12), "m": st.integers(8, 20), "h": st.integers(3, 16),
+    "n": st.integers(1, 2), "c": st.integers(1, 40), "m": st.integers(8, 20), "h": st.integers(3, 16),
     "w": st.integers(3, 40), "k": st.sampled_from([1, 3, 5]), "stride": st.integers(1, 2),
     "dil": st.integers(1, 2), "pad": st.integers(0, 2), "bias": st.booleans(), "residual": st.booleans(),
     "act": st.sampled_from(["", "Relu", "Clip"]), "seed": st.integers(0, 99),
@@ -104,8 +104,9 @@ conv_case = st.fixed_dictionaries({
 @given(conv_case)
 def test_packed_conv_matches_reference(c):
     """Group-1 FusedConv at one thread through ``_conv_packed`` (im2col into panels, pixel blocks, row bias,
-    residual prefill, Relu in the store, Clip after) or ``_conv_implicit`` (wide stride-1: tap-shifted rows
-    of the padded input through the row table), against the numpy reference."""
+    residual prefill, Relu in the store, Clip after), ``_conv_implicit`` (wide stride-1: tap-shifted rows
+    of the padded input through the row table) or ``_conv_pixels`` (pixel-major, packed weight), against the
+    numpy reference."""
     from engine.kernels import _conv_packed
 
     rng = np.random.default_rng(c["seed"])
@@ -125,7 +126,7 @@ def test_packed_conv_matches_reference(c):
     import engine.kernels.ops_conv as ops_conv
 
     taken: list[str] = []
-    real = {name: getattr(ops_conv, name) for name in ("conv_packed", "conv_implicit")}
+    real = {name: getattr(ops_conv, name) for name in ("conv_packed", "conv_implicit", "conv_pixels")}
 
     def spy(name):  # type: ignore[no-untyped-def]
         def call(*args, **kwargs):  # type: ignore[no-untyped-def]
@@ -150,8 +151,10 @@ def test_packed_conv_matches_reference(c):
         expected = []
     elif c["stride"] == 1 and c["k"] > 1 and ow >= ops_conv.IMPLICIT_MIN_WIDTH:
         expected = ["conv_implicit"]
-    elif oh * ow <= ops_conv.PACKED_MAX_PIXELS or taps < ops_conv.PACKED_MAX_TAPS:
+    elif taps < ops_conv.PACKED_MAX_TAPS:
         expected = ["conv_packed"]
+    elif oh * ow <= ops_conv.PIXELS_MAX_PIXELS:
+        expected = ["conv_pixels"]
     else:
         expected = []
     assert taken == expected
