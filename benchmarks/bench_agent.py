@@ -7,7 +7,9 @@ the System 1 / System 2 cascade on the digits stream.
 1. Overhead: one caller, distinct inputs, file-backed memory, the exact cache off and routing pinned to one
    system whose model is the measured model itself (so the difference is the agent: perception, routing,
    novelty search, episode row and its commit). Median ``infer`` minus median ``session.run``, durable and
-   deferred, on the digits MLP (64-64-10) and on a 1024-2048x6-10 MLP built here (≥ 5 ms at batch 1).
+   deferred, on the digits MLP (64-64-10), on a 1024-2048x8-10 MLP built here (memory-bound: 130 MB of
+   weights streamed per call, ~5 ms) and on a six-layer CNN on 3x96x96 inputs built here (compute-bound,
+   ~9 ms, 110 KB inputs: each episode hashes and stores its input).
 2. Throughput: 1,000 tasks call ``infer`` at once (default routing, QAT System 1, durable commits).
 3. Cascade: the 360 held-out digits streamed with label feedback; accuracy and System 1 share against
    System 2 alone, with System 1 = the QAT model ternarized, and with the default (post-training ternary).
@@ -48,8 +50,8 @@ PINNED = dict(
 )
 
 
-def big_mlp(width: int = 2048, layers: int = 6) -> bytes:
-    """A 1024-2048x6-10 ReLU MLP (~110 MB of float32 weights): batch-1 GEMVs bound by memory, >= 5 ms here."""
+def big_mlp(width: int = 2048, layers: int = 8) -> bytes:
+    """A 1024-2048x8-10 ReLU MLP (~130 MB of float32 weights): batch-1 GEMVs bound by memory, >= 5 ms here."""
     from onnx import TensorProto, helper, numpy_helper
 
     rng = np.random.default_rng(0)
@@ -71,6 +73,40 @@ def big_mlp(width: int = 2048, layers: int = 6) -> bytes:
         nodes,
         "big_mlp",
         [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 1024])],
+        [helper.make_tensor_value_info("probabilities", TensorProto.FLOAT, [1, 10])],
+        inits,
+    )
+    return helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)]).SerializeToString()
+
+
+def conv_net(size: int = 96) -> bytes:
+    """Six 3x3 conv + ReLU layers (3->32->64/2->64->128/2->128->128), global pooling and a 10-way softmax."""
+    from onnx import TensorProto, helper, numpy_helper
+
+    rng = np.random.default_rng(0)
+    nodes, inits, prev = [], [], "x"
+    for i, (cin, cout, stride) in enumerate(
+        [(3, 32, 1), (32, 64, 2), (64, 64, 1), (64, 128, 2), (128, 128, 1), (128, 128, 1)]
+    ):
+        w = (rng.standard_normal((cout, cin, 3, 3)) * np.sqrt(2 / (9 * cin))).astype(np.float32)
+        inits += [numpy_helper.from_array(w, f"w{i}"), numpy_helper.from_array(np.zeros(cout, np.float32), f"b{i}")]
+        nodes.append(helper.make_node("Conv", [prev, f"w{i}", f"b{i}"], [f"c{i}"], pads=[1] * 4, strides=[stride] * 2))
+        nodes.append(helper.make_node("Relu", [f"c{i}"], [f"r{i}"]))
+        prev = f"r{i}"
+    inits += [
+        numpy_helper.from_array((rng.standard_normal((128, 10)) / np.sqrt(128)).astype(np.float32), "wf"),
+        numpy_helper.from_array(np.zeros(10, np.float32), "bf"),
+    ]
+    nodes += [
+        helper.make_node("GlobalAveragePool", [prev], ["pooled"]),
+        helper.make_node("Flatten", ["pooled"], ["features"]),
+        helper.make_node("Gemm", ["features", "wf", "bf"], ["logits"]),
+        helper.make_node("Softmax", ["logits"], ["probabilities"], axis=-1),
+    ]
+    graph = helper.make_graph(
+        nodes,
+        "conv_net",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 3, size, size])],
         [helper.make_tensor_value_info("probabilities", TensorProto.FLOAT, [1, 10])],
         inits,
     )
@@ -158,9 +194,7 @@ def cascade(folder: Path) -> dict[str, dict[str, float]]:
     out = {}
     for name, fast in (("qat", FAST_MODEL), ("post_training", None)):
         r = trio.run(
-            lambda fast=fast, name=name: run_stream(
-                x, y, memory=folder / f"cascade-{name}.db", fast_model=fast
-            )
+            lambda fast=fast, name=name: run_stream(x, y, memory=folder / f"cascade-{name}.db", fast_model=fast)
         )
         out[name] = {
             "agent_accuracy": r.accuracy(),
@@ -175,29 +209,36 @@ def cascade(folder: Path) -> dict[str, dict[str, float]]:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true", help="fewer repetitions (a smoke run)")
     parser.add_argument("--json", metavar="FILE", help="write the results as JSON")
+    parser.add_argument(
+        "--only", choices=["overhead", "concurrent", "cascade"], action="append", help="run these parts only"
+    )
     args = parser.parse_args()
+    parts = set(args.only or ["overhead", "concurrent", "cascade"])
     n = 200 if args.quick else 2000
     results: dict[str, object] = {"environment": environment()}
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
-        results["overhead_mlp"] = overhead(MODEL, n, folder)
-        print("overhead, digits MLP:", json.dumps(results["overhead_mlp"], indent=1))
-        big = folder / "mlp_2048x6.onnx"
-        big.write_bytes(big_mlp())
-        results["overhead_big_mlp"] = overhead(big, 20 if args.quick else 100, folder)
-        print("overhead, 2048-wide 6-layer MLP:", json.dumps(results["overhead_big_mlp"], indent=1))
-        for durability in ("durable", "deferred"):
-            results[f"concurrent_{durability}"] = trio.run(concurrent, 1000, folder, durability)
-            print(
-                f"1,000 concurrent callers ({durability}):", json.dumps(results[f"concurrent_{durability}"])
-            )
-        results["cascade"] = cascade(folder)
-        print("cascade on the digits stream:", json.dumps(results["cascade"], indent=1))
+        if "overhead" in parts:
+            models = [("digits MLP", "mlp", MODEL, n)]
+            for name, key, build, file in (
+                ("2048-wide 8-layer MLP", "big_mlp", big_mlp, "mlp_2048x8.onnx"),
+                ("six-layer CNN on 3x96x96", "cnn", conv_net, "cnn_96.onnx"),
+            ):
+                (folder / file).write_bytes(build())
+                models.append((name, key, folder / file, 20 if args.quick else 200))
+            for name, key, path, calls in models:
+                results[f"overhead_{key}"] = overhead(path, calls, folder)
+                print(f"overhead, {name}:", json.dumps(results[f"overhead_{key}"], indent=1))
+        if "concurrent" in parts:
+            for durability in ("durable", "deferred"):
+                results[f"concurrent_{durability}"] = trio.run(concurrent, 1000, folder, durability)
+                print(f"1,000 concurrent callers ({durability}):", json.dumps(results[f"concurrent_{durability}"]))
+        if "cascade" in parts:
+            results["cascade"] = cascade(folder)
+            print("cascade on the digits stream:", json.dumps(results["cascade"], indent=1))
     if args.json:
         Path(args.json).write_text(json.dumps(results, indent=1, default=str))
 

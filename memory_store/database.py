@@ -95,9 +95,7 @@ class Database:
             path.parent.mkdir(parents=True, exist_ok=True)
             self.engine: Engine = create_engine(f"sqlite:///{path}", pool_size=8, max_overflow=8)
         else:
-            self.engine = create_engine(
-                "sqlite://", poolclass=StaticPool, connect_args={"check_same_thread": False}
-            )
+            self.engine = create_engine("sqlite://", poolclass=StaticPool, connect_args={"check_same_thread": False})
         event.listen(self.engine, "connect", self._on_connect)
         event.listen(self.engine, "begin", _on_begin)
         try:
@@ -128,9 +126,7 @@ class Database:
         """Run ``fn(connection)`` in a read transaction (a consistent snapshot) and return its result."""
         return self._run(fn, write=False, foreign_keys=True)
 
-    def write(
-        self, fn: Callable[[Connection], T], *, _foreign_keys: bool = True, _transaction: bool = True
-    ) -> T:
+    def write(self, fn: Callable[[Connection], T], *, _foreign_keys: bool = True, _transaction: bool = True) -> T:
         """Run ``fn(connection)`` in one ``BEGIN IMMEDIATE`` transaction, retried while the file is busy.
 
         ``fn`` may run more than once, so it must not have effects outside the database. An exception from
@@ -155,7 +151,7 @@ class Database:
             time.sleep(delay * (0.5 + random.random()))
             delay = min(delay * 2, 0.25)
 
-    def write_dbapi(self, fn: Callable[[sqlite3.Connection], T], *, wait: bool = True) -> T:
+    def write_dbapi(self, fn: Callable[[sqlite3.Connection], T], *, wait: bool | float = True) -> T:
         """Run ``fn(sqlite3_connection)`` in one ``BEGIN IMMEDIATE`` transaction: the fast path for hot writes.
 
         Same guarantees as :meth:`write` (one writer in this process, busy retries, rollback on an exception,
@@ -165,11 +161,19 @@ class Database:
 
         ``wait=False``: raise :class:`DatabaseBusyError` at once, instead of waiting, when another thread or
         process holds the write lock (an event loop uses it to commit inline and falls back to a thread).
+        ``wait=seconds`` (a float): wait at most that long for another thread of this process (its
+        transactions are short: an event loop may afford a millisecond, not a thread hop), and raise at once
+        when another process holds the lock.
         """
         deadline = time.monotonic() + self.busy_timeout_s
         delay = 0.001
         while True:
-            if not self._write_lock.acquire(blocking=wait):
+            got = (
+                self._write_lock.acquire(timeout=wait)
+                if not isinstance(wait, bool) and wait > 0
+                else self._write_lock.acquire(blocking=bool(wait))
+            )
+            if not got:
                 raise DatabaseBusyError(f"{self.path}: another thread is writing")
             try:
                 if self.path is None:
@@ -185,10 +189,10 @@ class Database:
             except sqlite3.OperationalError as exc:
                 if not is_busy(exc):
                     raise
-                if not wait or time.monotonic() >= deadline:
+                if wait is not True or time.monotonic() >= deadline:
                     raise DatabaseBusyError(
                         f"{self.path}: another process holds the write lock"
-                        + ("" if not wait else f" for over {self.busy_timeout_s:g} s")
+                        + ("" if wait is not True else f" for over {self.busy_timeout_s:g} s")
                     ) from exc
             finally:
                 self._write_lock.release()

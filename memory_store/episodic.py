@@ -51,9 +51,7 @@ from .schema import episodes
 
 _DELETE = "DELETE FROM episodes WHERE id IN (SELECT value FROM json_each(?))"
 _EXISTING = "SELECT id FROM episodes WHERE id IN (SELECT value FROM json_each(?))"
-_INSERT = (
-    f"INSERT INTO episodes ({', '.join(ENCODED_COLUMNS)}) VALUES ({', '.join('?' * len(ENCODED_COLUMNS))})"
-)
+_INSERT = f"INSERT INTO episodes ({', '.join(ENCODED_COLUMNS)}) VALUES ({', '.join('?' * len(ENCODED_COLUMNS))})"
 
 
 class EpisodicMemory(EpisodeSearch):
@@ -70,9 +68,7 @@ class EpisodicMemory(EpisodeSearch):
         self._index: EpisodeIndex | None = None
         #: Why the index was repaired on open ("" when it loaded intact); tests and logs read it.
         self.index_repair = ""
-        stored_dim, stored_space = db.read(
-            lambda c: (db.get_meta(c, "episode_dim"), db.get_meta(c, "episode_space"))
-        )
+        stored_dim, stored_space = db.read(lambda c: (db.get_meta(c, "episode_dim"), db.get_meta(c, "episode_space")))
         if stored_space is not None and stored_space != space:
             space = stored_space  # type: ignore[assignment]  # the database decides, like the dimension
         self.space: Space = space
@@ -121,7 +117,7 @@ class EpisodicMemory(EpisodeSearch):
             raise InvalidMemoryInputError(f"expected a NewEpisode, got {type(new).__name__}")
         return new.encode(self._dim, _time.time())
 
-    def commit(self, new: Sequence[NewEpisode | EncodedEpisode], *, wait: bool = True) -> list[int]:
+    def commit(self, new: Sequence[NewEpisode | EncodedEpisode], *, wait: bool | float = True) -> list[int]:
         """Store episodes in one transaction *without* adding index points; return their ids in order.
 
         The fast path for a writer on the hot path: one DB-API ``executemany`` under the database's writer
@@ -131,7 +127,8 @@ class EpisodicMemory(EpisodeSearch):
         a bad episode raises and nothing is written.
 
         ``wait=False``: raise DatabaseBusyError at once rather than wait while another thread or process
-        holds the write lock.
+        holds the write lock; ``wait=seconds``: wait that long at most for another thread of this process
+        (:meth:`Database.write_dbapi`).
         """
         encoded = self._encode_all(new)
         if not encoded:
@@ -157,7 +154,7 @@ class EpisodicMemory(EpisodeSearch):
             )
         return out
 
-    def _insert(self, encoded: list[EncodedEpisode], *, wait: bool) -> list[int]:
+    def _insert(self, encoded: list[EncodedEpisode], *, wait: bool | float) -> list[int]:
         dim = encoded[0].dim
         if self._dim is None:  # the first episode of this database fixes the dimension
             self._db.write(lambda c: self._claim_dim(c, dim))
@@ -245,10 +242,14 @@ class EpisodicMemory(EpisodeSearch):
             raise UnknownIdError("episode id", {eid})
 
     def set_importance(
-        self, importance: Mapping[int, float], *, consolidation: Consolidation | Unset = UNSET
+        self,
+        importance: Mapping[int, float],
+        *,
+        consolidation: Consolidation | Unset = UNSET,
+        wait: bool | float = True,
     ) -> None:
         """Give each episode its own importance (one transaction); ``consolidation`` sets every one's state.
-        Unknown ids raise and nothing is written."""
+        Unknown ids raise and nothing is written. ``wait``: as for :meth:`commit`."""
         ids = id_list(importance.keys())
         values = [
             {"eid": i, "imp": finite(v, "importance", InvalidMemoryInputError)}
@@ -265,10 +266,11 @@ class EpisodicMemory(EpisodeSearch):
         sets = "importance = ?" + ("" if not extra else ", consolidation = ?")
         rows = [(v["imp"], *extra.values(), v["eid"]) for v in values]
         sql = f"UPDATE episodes SET {sets} WHERE id = ?"  # DB-API: ~2 µs a row, against ~40 through SQLAlchemy
-        self._db.write_dbapi(lambda c: self._require_changed(c, ids, c.executemany(sql, rows).rowcount))
+        self._db.write_dbapi(lambda c: self._require_changed(c, ids, c.executemany(sql, rows).rowcount), wait=wait)
 
-    def forget(self, ids: Iterable[int]) -> None:
-        """Delete episodes: their rows, then their index points. Unknown ids raise and delete nothing."""
+    def forget(self, ids: Iterable[int], *, wait: bool | float = True) -> None:
+        """Delete episodes: their rows, then their index points. Unknown ids raise and delete nothing.
+        ``wait``: as for :meth:`commit`."""
         ids = id_list(ids)
         if not ids:
             return
@@ -277,7 +279,7 @@ class EpisodicMemory(EpisodeSearch):
         def delete(conn: sqlite3.Connection) -> None:
             self._require_changed(conn, ids, conn.execute(_DELETE, (param,)).rowcount, distinct=True)
 
-        self._db.write_dbapi(delete)
+        self._db.write_dbapi(delete, wait=wait)
         if self._index is not None:
             self._index.remove(ids)
 
@@ -324,12 +326,7 @@ class EpisodicMemory(EpisodeSearch):
         where = episode_filter(consolidation=consolidation)
         if labelled:
             where.append(episodes.c.label.is_not(None))
-        stmt = (
-            select(*SUMMARY)
-            .where(*where)
-            .order_by(order, episodes.c.id)
-            .limit(positive_int(limit, "limit"))
-        )
+        stmt = select(*SUMMARY).where(*where).order_by(order, episodes.c.id).limit(positive_int(limit, "limit"))
         return [episode_from_row(r, False) for r in self._db.read(lambda c: c.execute(stmt).all())]
 
     def find_input(self, value: codec.Payload) -> list[int]:

@@ -146,6 +146,38 @@ def test_wait_false_raises_while_another_thread_writes(memory: memory_store.Memo
     assert len(memory.episodic.commit([NewEpisode(vector=np.ones(8))])) == 1
 
 
+def test_wait_seconds_waits_that_long_for_another_thread_only(db_path: Path) -> None:
+    with memory_store.open_memory(db_path, dim=8, busy_timeout_s=5.0) as memory:
+        memory.episodic.commit([NewEpisode(vector=np.ones(8))])
+        held, release = threading.Event(), threading.Event()
+
+        def hold(_conn: object) -> None:
+            held.set()
+            release.wait(5)
+
+        writer = threading.Thread(target=memory.db.write, args=(hold,))
+        writer.start()
+        held.wait(5)
+        start = time.perf_counter()
+        with pytest.raises(memory_store.DatabaseBusyError, match="another thread"):
+            memory.episodic.commit([NewEpisode(vector=np.ones(8))], wait=0.05)
+        assert 0.04 < time.perf_counter() - start < 1.0  # waited its time, then gave up
+        threading.Timer(0.02, release.set).start()
+        [eid] = memory.episodic.commit([NewEpisode(vector=np.ones(8))], wait=2.0)  # the thread let go in time
+        writer.join()
+        assert memory.episodic.get([eid])
+
+        other = sqlite3.connect(db_path, isolation_level=None, check_same_thread=False)
+        other.execute("BEGIN IMMEDIATE")  # another process: no waiting on the event loop's behalf
+        start = time.perf_counter()
+        with pytest.raises(memory_store.DatabaseBusyError, match="another process"):
+            memory.episodic.commit([NewEpisode(vector=np.ones(8))], wait=2.0)
+        assert time.perf_counter() - start < 0.5
+        other.execute("COMMIT")
+        other.close()
+        assert len(memory.episodic) == 2
+
+
 @pytest.mark.skipif(not hasattr(signal, "SIGKILL"), reason="needs SIGKILL")
 def test_sigkill_loses_no_committed_episode(db_path: Path) -> None:
     chance = random.Random(7)
