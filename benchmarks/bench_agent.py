@@ -2,14 +2,15 @@
 """Agent benchmark: infer overhead over a bare ``session.run``, throughput under 1,000 concurrent callers, and
 the System 1 / System 2 cascade on the digits stream.
 
-    python benchmarks/bench_agent.py [--quick] [--json out.json]
+    python benchmarks/bench_agent.py [--quick] [--only overhead|concurrent|cascade] [--json out.json]
 
 1. Overhead: one caller, distinct inputs, file-backed memory, the exact cache off and routing pinned to one
    system whose model is the measured model itself (so the difference is the agent: perception, routing,
-   novelty search, episode row and its commit). Median ``infer`` minus median ``session.run``, durable and
-   deferred, on the digits MLP (64-64-10), on a 1024-2048x8-10 MLP built here (memory-bound: 130 MB of
-   weights streamed per call, ~5 ms) and on a six-layer CNN on 3x96x96 inputs built here (compute-bound,
-   ~9 ms, 110 KB inputs: each episode hashes and stores its input).
+   novelty search, episode row and its commit). Median ``infer`` minus median ``session.run`` (the two
+   alternating call by call), durable, deferred, and durable with ``inline_alone_max_s`` (a lone call runs on
+   the event loop, not in a worker thread), on the digits MLP (64-64-10), on a 1024-2048x8-10 MLP built here
+   (memory-bound: 130 MB of weights streamed per call, ~5 ms) and on a six-layer CNN on 3x96x96 inputs built
+   here (compute-bound, ~9 ms, 110 KB inputs: each episode hashes and stores its input).
 2. Throughput: 1,000 tasks call ``infer`` at once (default routing, QAT System 1, durable commits).
 3. Cascade: the 360 held-out digits streamed with label feedback; accuracy and System 1 share against
    System 2 alone, with System 1 = the QAT model ternarized, and with the default (post-training ternary).
@@ -120,44 +121,39 @@ def _inputs(session: InferenceSession, n: int, seed: int = 0) -> list[np.ndarray
     return [rng.random(shape, dtype=np.float32) for _ in range(n)]
 
 
-def bare_median(session: InferenceSession, xs: list[np.ndarray]) -> float:
-    name = session.get_inputs()[0].name
-    for x in xs[:5]:
-        session.run(None, {name: x})
-    times = []
-    for x in xs:
-        start = time.perf_counter()
-        session.run(None, {name: x})
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
-
-
-async def agent_median(model: Path, xs: list[np.ndarray], durability: str, folder: Path) -> tuple[float, str]:
-    config = AgentConfig(durability=durability, **PINNED)  # type: ignore[arg-type]
+async def agent_median(model: Path, xs: list[np.ndarray], variant: str, folder: Path) -> tuple[float, float]:
+    """Median ``infer`` and median bare ``session.run``, the two alternating call by call (each on its own
+    input), so both see the same machine load."""
+    durability = "deferred" if variant == "deferred" else "durable"
+    alone = 10.0 if variant == "durable_inline_alone" else 0.0
+    config = AgentConfig(durability=durability, inline_alone_max_s=alone, **PINNED)  # type: ignore[arg-type]
     session = InferenceSession(model)
-    async with Agent(
-        session, memory=folder / f"{model.stem}-{durability}.db", fast_model=session, config=config
-    ) as agent:
+    name = session.get_inputs()[0].name
+    async with Agent(session, memory=folder / f"{model.stem}-{variant}.db", fast_model=session, config=config) as agent:
         for x in xs[:5]:
             await agent.infer(x + np.float32(1.0))
-        times = []
+            session.run(None, {name: x})
+        times, bare = [], []
         for x in xs:
             start = time.perf_counter()
             await agent.infer(x)
             times.append(time.perf_counter() - start)
-        routes = agent.statistics().routes
-    return statistics.median(times), f"routes {dict(routes)}"
+            start = time.perf_counter()
+            session.run(None, {name: x + np.float32(2.0)})
+            bare.append(time.perf_counter() - start)
+    return statistics.median(times), statistics.median(bare)
 
 
 def overhead(model: Path, n: int, folder: Path) -> dict[str, float]:
     session = InferenceSession(model)
     xs = _inputs(session, n)
-    out = {"bare_run_us": bare_median(session, xs) * 1e6}
-    for durability in ("durable", "deferred"):
-        median, _ = trio.run(agent_median, model, xs, durability, folder)
-        out[f"infer_{durability}_us"] = median * 1e6
-        out[f"overhead_{durability}_us"] = (median - out["bare_run_us"] / 1e6) * 1e6
-        out[f"overhead_{durability}_pct"] = 100 * (median * 1e6 / out["bare_run_us"] - 1)
+    out = {}
+    for variant in ("durable", "deferred", "durable_inline_alone"):
+        median, bare = trio.run(agent_median, model, xs, variant, folder)
+        out[f"bare_run_us ({variant})"] = bare * 1e6
+        out[f"infer_{variant}_us"] = median * 1e6
+        out[f"overhead_{variant}_us"] = (median - bare) * 1e6
+        out[f"overhead_{variant}_pct"] = 100 * (median / bare - 1)
     return out
 
 

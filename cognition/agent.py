@@ -231,7 +231,7 @@ class Agent:
         else:
             limited = budget is not None and hrm.system1_latency.value > budget
             t = time.perf_counter()
-            s1 = await self._system1.runner.run(percept.feeds)
+            s1 = await self._system1.runner.run(percept.feeds, alone=self._active == 1)
             hrm.system1_latency.add(time.perf_counter() - t)
             vector = self._projection(s1.features)
             c_rank, n_rank = hrm.score(percept.complexity, self._window.distance(vector))
@@ -247,7 +247,7 @@ class Agent:
                     reason += "; near-duplicate of a System 2 answer in working memory"
                 else:
                     t = time.perf_counter()
-                    s2 = await self._models.system2.run(percept.feeds)
+                    s2 = await self._models.system2.run(percept.feeds, alone=self._active == 1)
                     hrm.system2_latency.add(time.perf_counter() - t)
                     answer, route = _with_features(s2, s1.features), "system2"
                 self._system1.remember(percept.digest, answer, from_system2=True, vector=vector)

@@ -60,6 +60,11 @@ class AgentConfig:
     Execution:
         inline_max_s: models whose warm run takes at most this run on the event loop (a worker-thread hop
             costs ~55 µs, more than a tiny MLP); slower ones run in worker threads.
+        inline_alone_max_s: while only one ``infer`` is in flight, models whose warm run takes at most this also
+            run on the event loop (default 0: off). On a virtual machine a worker-thread round trip costs
+            0.2-0.7 ms (the idle event loop's vCPU halts and wakes late; docs/agent.md), 5-10% of a 5-10 ms
+            model; running it inline saves that but blocks the event loop for the whole run, so other tasks on
+            the loop wait up to this long. Concurrent calls always use the worker threads.
         threads: worker threads for inference (default: the number of cores).
         output: the output holding class scores or probabilities (default: the model's last output).
         feature_dim: size of the fixed random projection used when no penultimate activations exist.
@@ -117,6 +122,7 @@ class AgentConfig:
     near_duplicate_similarity: float | None = 0.999
     budget_s: float | None = None
     inline_max_s: float = 0.0005
+    inline_alone_max_s: float = 0.0
     threads: int | None = None
     output: str | None = None
     feature_dim: int = 64
@@ -181,7 +187,7 @@ class AgentConfig:
             value = getattr(self, name)
             if not isinstance(value, int | float) or not 0.0 <= value <= 1.0:
                 raise bad(name, "a number in [0, 1]")
-        for name in ("flush_interval_s", "inline_max_s"):
+        for name in ("flush_interval_s", "inline_max_s", "inline_alone_max_s"):
             value = getattr(self, name)
             if not isinstance(value, int | float) or not math.isfinite(value) or value < 0:
                 raise bad(name, "a finite number >= 0")

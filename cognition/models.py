@@ -124,4 +124,6 @@ def build_models(model: Any, fast_model: Any, config: AgentConfig) -> Models:
         t2, _ = system2.probe(feeds)
     system1.inline = t1 <= config.inline_max_s
     system2.inline = t2 <= config.inline_max_s
+    system1.inline_alone = t1 <= config.inline_alone_max_s
+    system2.inline_alone = t2 <= config.inline_alone_max_s
     return Models(perception, system1, system2, dim, t1, t2)

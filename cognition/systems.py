@@ -59,6 +59,7 @@ class ModelRunner:
         self._projection = projection
         self.probabilities_out = True  # decided by probe()
         self.inline = True
+        self.inline_alone = False  # also inline while no other call is in flight (AgentConfig.inline_alone_max_s)
         self.limiter: anyio.CapacityLimiter | None = None
 
     def probe(self, feeds: dict[str, np.ndarray], repeats: int = 5) -> tuple[float, int]:
@@ -83,8 +84,10 @@ class ModelRunner:
             p = e / e.sum()
         return Answer(output, p, int(p.argmax()), confidence(p, self.measure), self._features(outs, feeds))
 
-    async def run(self, feeds: dict[str, np.ndarray]) -> Answer:
-        if self.inline:
+    async def run(self, feeds: dict[str, np.ndarray], *, alone: bool = False) -> Answer:
+        """On the event loop when ``inline`` (or ``inline_alone`` and this is the only call in flight), else in
+        a worker thread under the shared limiter."""
+        if self.inline or (alone and self.inline_alone):
             return self.run_sync(feeds)
         return await anyio.to_thread.run_sync(self.run_sync, feeds, limiter=self.limiter)
 

@@ -60,6 +60,34 @@ async def test_thousand_concurrent_infers_are_answered_and_stored(model_path, fa
         assert agent.statistics().commits < 1000  # concurrent calls shared commits
 
 
+@pytest.mark.parametrize("alone_max_s", [0.0, 10.0])
+async def test_inline_alone_runs_a_lone_call_on_the_loop_only(model_path, samples, alone_max_s) -> None:
+    import threading
+
+    config = AgentConfig(inline_max_s=0.0, inline_alone_max_s=alone_max_s, cache_size=0)
+    inputs = _stream(samples, 40)
+    async with Agent(model_path, memory=":memory:", config=config) as agent:
+        runner = agent._models.system1
+        threads: list[int] = []
+        real = runner.run_sync
+
+        def spy(feeds):
+            threads.append(threading.get_ident())
+            return real(feeds)
+
+        runner.run_sync = spy  # type: ignore[method-assign]
+        for x in inputs[:5]:
+            await agent.infer(x)  # one call in flight at a time
+        on_loop = [t == threading.get_ident() for t in threads]
+        assert all(on_loop) if alone_max_s else not any(on_loop)
+        threads.clear()
+        async with trio.open_nursery() as nursery:
+            for x in inputs[5:]:
+                nursery.start_soon(agent.infer, x)
+        assert sum(t != threading.get_ident() for t in threads) >= len(inputs[5:]) - 1  # concurrent: threads
+        assert agent.memory.episodic.count() == len(inputs)
+
+
 async def test_cancellation_loses_nothing_returned(model_path, fast_graph, samples, tmp_path) -> None:
     returned: list[Thought] = []
     path = tmp_path / "agent.db"
