@@ -108,16 +108,29 @@ def _emit_tile(context, builder, args, indirect: bool):  # type: ignore[no-untyp
     accumulate, col_bias, row_bias, relu = flag(ACCUMULATE), flag(COL_BIAS), flag(ROW_BIAS), flag(RELU)
     col_v = [builder.select(col_bias, builder.load(builder.bitcast(builder.gep(biasp, [const(16 * j)]), vp),
                                                    align=4), zero) for j in range(NR // 16)]
+    row_v = []
     for r in range(MR):
         rb = builder.load(builder.gep(biasp, [const(r)]), align=4)
         rb = builder.shuffle_vector(builder.insert_element(undef, rb, ir.Constant(i32, 0)), undef, splat0)
-        rb = builder.select(row_bias, rb, zero)
-        for j in range(NR // 16):
-            ptr = builder.bitcast(builder.gep(cp, [builder.add(builder.mul(const(r), ldc), const(16 * j))]), vp)
-            old = builder.select(accumulate, builder.load(ptr, align=4), zero)
-            val = builder.fadd(builder.fadd(old, builder.fadd(col_v[j], rb)), new[r][j])
-            val = builder.select(relu, builder.call(vmax, [val, zero]), val)
-            builder.store(val, ptr, align=4)
+        row_v.append(builder.select(row_bias, rb, zero))
+
+    def store(add_old: bool) -> None:
+        # C is read only when accumulating: a load of a cold output line (the LM head writes 12.9 MB) would
+        # hold up retirement, while a plain store just waits in the store buffer
+        for r in range(MR):
+            for j in range(NR // 16):
+                ptr = builder.bitcast(builder.gep(cp, [builder.add(builder.mul(const(r), ldc), const(16 * j))]), vp)
+                val = builder.fadd(builder.fadd(col_v[j], row_v[r]), new[r][j])
+                if add_old:
+                    val = builder.fadd(builder.load(ptr, align=4), val)
+                val = builder.select(relu, builder.call(vmax, [val, zero]), val)
+                builder.store(val, ptr, align=4)
+
+    with builder.if_else(accumulate) as (then, otherwise):
+        with then:
+            store(True)
+        with otherwise:
+            store(False)
     return context.get_dummy_value()
 
 
