@@ -18,7 +18,7 @@ from __future__ import annotations
 import numpy as np
 
 from engine.kernels._conv_im2col import _columns
-from engine.kernels._conv_shifted import _copy_padded, _strip_epilogue
+from engine.kernels._conv_shifted import _strip_epilogue
 from engine.kernels._gemm_packed import _NO_BIAS, ACCUMULATE, KC, MR, NR, SMALL_B_PANELS, _tile_rows
 from engine.kernels._numba import jit
 
@@ -70,30 +70,51 @@ def _implicit_gemm(a, xp, rows, yp):  # type: ignore[no-untyped-def]
                        flags, b0 + j0 * 4)
 
 
-def conv_implicit(x: np.ndarray, w: np.ndarray, b: np.ndarray | None, y: np.ndarray, dilations: list[int],
-                  pads: list[int], act: tuple[int, float, float], z: np.ndarray | None = None) -> None:
-    """Stride-1, group-1 convolution into ``y`` (N, M, OH, OW) as one implicit GEMM per image (see above);
-    x, w, z C-contiguous float32."""
+@jit(error_model="numpy")
+def _copy_phases(x, pt, pl, sh, sw, wq, plane, xph):  # type: ignore[no-untyped-def]
+    """The zero-padded image split into its sh*sw stride phases: padded pixel (yy, xx) of channel c goes to
+    xph[((yy % sh)*sw + xx % sw)*C*plane + c*plane + (yy // sh)*wq + xx // sw] (one phase at stride 1)."""
+    c_, h, w = x.shape
+    for t in range(xph.size):
+        xph[np.uint64(t)] = 0.0
+    for c in range(c_):
+        for r in range(h):
+            yy = r + pt
+            src = x[c, r]
+            for pc in range(sw):
+                q0 = (pc - pl) % sw  # first input column of phase pc
+                base = (((yy % sh) * sw + pc) * c_ + c) * plane + (yy // sh) * wq + (q0 + pl) // sw
+                for v in range((w - q0 + sw - 1) // sw):
+                    xph[np.uint64(base + v)] = src[np.uint64(q0 + v * sw)]
+
+
+def conv_implicit(x: np.ndarray, w: np.ndarray, b: np.ndarray | None, y: np.ndarray, strides: list[int],
+                  dilations: list[int], pads: list[int], act: tuple[int, float, float],
+                  z: np.ndarray | None = None) -> None:
+    """Group-1 convolution into ``y`` (N, M, OH, OW) as one implicit GEMM per image (see above); x, w, z
+    C-contiguous float32. At stride > 1 the padded input is split into its stride phases first: tap (i, j)
+    then reads phase ((i*dh) % sh, (j*dw) % sw) shifted by ((i*dh)//sh) rows and ((j*dw)//sw) columns, and
+    the output is computed at the phase width."""
     n, c, h, wd = x.shape
     m, _, kh, kw = w.shape
+    sh, sw = strides
     dh, dw = dilations
     pt, pl, pb, pr = pads
-    hp, wp = h + pt + pb, wd + pl + pr
+    hq, wq = -(-(h + pt + pb) // sh), -(-(wd + pl + pr) // sw)
     oh = y.shape[2]
-    length = hp * wp + (kw - 1) * dw
-    ncols = -(-(oh * wp) // NR) * NR
+    ncols = -(-(oh * wq) // NR) * NR
+    # garbage columns of the last rows read past a phase plane (up to a row plus a rounded-up tile): slack
+    plane = hq * wq + wq + NR
     a = _taps_matrix(w)
-    shifts = [(t // kw) * dh * wp + (t % kw) * dw for t in range(kh * kw)]
-    rows = np.array([(ch * length + s) * 4 for ch in range(c) for s in shifts], dtype=np.int64)
-    # the rounded-up last tile reads up to ncols - oh*wp floats past the last row: zeroed slack
-    flat = _columns(1, c * length + ncols, "implicit").reshape(-1)
-    flat[c * length:] = 0.0
-    xp = flat[:c * length].reshape(c, length)
+    taps = [(((i * dh) % sh) * sw + (j * dw) % sw, ((i * dh) // sh) * wq + (j * dw) // sw)
+            for i in range(kh) for j in range(kw)]
+    rows = np.array([((ph * c + ch) * plane + shift) * 4 for ch in range(c) for ph, shift in taps], dtype=np.int64)
+    flat = _columns(1, sh * sw * c * plane, "implicit").reshape(-1)
     yp = _columns(a.shape[0], ncols, "implicit_out")
     code, p0, p1 = act
     bias = _NO_BIAS if b is None else np.ascontiguousarray(b, dtype=np.float32)
     for i in range(n):
-        _copy_padded(x[i], pt, pl, wp, xp)
+        _copy_phases(x[i], pt, pl, sh, sw, wq, plane, flat)
         _implicit_gemm(a, flat, rows, yp)
-        _strip_epilogue(yp[:m], wp, y[i], bias, b is not None, _NO_Z if z is None else z[i], z is not None, code,
+        _strip_epilogue(yp[:m], wq, y[i], bias, b is not None, _NO_Z if z is None else z[i], z is not None, code,
                         np.float32(p0), np.float32(p1))

@@ -109,8 +109,8 @@ def conv2d(x: np.ndarray, w: np.ndarray, b: np.ndarray | None, *, group: int, st
         kernel(x, w, y, cg, mg, sh, sw, dh, dw, ph, pw, bias, b is not None, code,
                np.float32(p0), np.float32(p1))
         return y
-    if group == 1 and sh == sw == 1 and kh * kw > 1 and ow >= IMPLICIT_MIN_WIDTH and packed_usable(m):
-        conv_implicit(x, w, b, y, [dh, dw], list(pads), act, z)
+    if group == 1 and kh * kw > 1 and ow >= IMPLICIT_MIN_WIDTH and packed_usable(m):
+        conv_implicit(x, w, b, y, [sh, sw], [dh, dw], list(pads), act, z)
         return y
     if (group == 1 and sh == sw == 1 and kh * kw > 1 and ow >= SHIFTED_MIN_WIDTH and _sgemm() is not None):
         _conv_shifted(x, w, b, y, [dh, dw], list(pads), act, z)
