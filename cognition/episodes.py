@@ -118,8 +118,9 @@ class EpisodeWriter:
             self.pending += 1
             self._busy = True
             try:
-                with anyio.CancelScope(shield=True):
-                    await self._commit([ticket])
+                if not self._commit_inline([ticket]):  # the lock was taken: a worker thread, shielded
+                    with anyio.CancelScope(shield=True):
+                        await self._commit([ticket])
             finally:
                 self._busy = False
             await anyio.lowlevel.checkpoint()  # the cancel point (the row is committed whatever happens)
@@ -192,29 +193,45 @@ class EpisodeWriter:
         finally:
             self.stopped.set()
 
-    async def _commit(self, batch: list[Ticket]) -> None:
+    def _commit_inline(self, batch: list[Ticket]) -> bool:
+        """Commit ``batch`` on the event loop (no await, so no cancellation point); False, with nothing done,
+        when another process or a long write of another thread holds the lock."""
         episodes = [t.episode for t in batch if t.episode is not None]
+        if not (self.inline and episodes and self.failure is None):
+            return False
+        ids: list[int] | None
+        try:
+            ids = self.commit_rows(episodes, wait=INLINE_LOCK_WAIT_S)
+        except DatabaseBusyError:
+            return False
+        except Exception as exc:  # reaches every waiting caller, and every later call
+            self.failure = exc
+            ids = None
+        self._finish(batch, episodes, ids)
+        return True
+
+    async def _commit(self, batch: list[Ticket]) -> None:
+        if self._commit_inline(batch):
+            return
+        episodes = [t.episode for t in batch if t.episode is not None]
+        ids: list[int] | None = None
         if episodes and self.failure is None:
             try:
-                ids: list[int] | None = None
-                if self.inline:
-                    try:  # on the event loop, unless another process or a long write holds the lock
-                        ids = self.commit_rows(episodes, wait=INLINE_LOCK_WAIT_S)
-                    except DatabaseBusyError:
-                        ids = None
-                if ids is None:
-                    ids = await anyio.to_thread.run_sync(self.commit_rows, episodes, limiter=self._limiter)
+                ids = await anyio.to_thread.run_sync(self.commit_rows, episodes, limiter=self._limiter)
             except Exception as exc:  # reaches every waiting caller, and every later call
                 self.failure = exc
-            else:
-                it = iter(ids)
-                for t in batch:
-                    if t.episode is not None:
-                        t.id = next(it)
-                        t.episode = None  # the payload is stored; drop it
-                self.committed += len(episodes)
-                self.commits += 1
-                self._index_wanted.set()
+        self._finish(batch, episodes, ids)
+
+    def _finish(self, batch: list[Ticket], episodes: list[EncodedEpisode], ids: list[int] | None) -> None:
+        if ids is not None:
+            it = iter(ids)
+            for t in batch:
+                if t.episode is not None:
+                    t.id = next(it)
+                    t.episode = None  # the payload is stored; drop it
+            self.committed += len(episodes)
+            self.commits += 1
+            self._index_wanted.set()
         for t in batch:
             if t.id is None and t.error is None and (t.episode is not None or self.failure is not None):
                 t.error = self.failure
