@@ -18,6 +18,7 @@ import numpy as np
 
 from engine import ir
 from engine.errors import InvalidInputError
+from engine.kernels._numba import jit
 from memory_store import codec
 
 #: ops whose first input is "the features" when they are the graph's last dense layer
@@ -135,11 +136,11 @@ def _shape(shape: tuple[Any, ...]) -> str:
 
 
 def _statistics(x: np.ndarray) -> tuple[float, float]:
-    """Variance and normalized 16-bin entropy, in about ten numpy calls (this runs on every ``infer``).
+    """Variance and normalized 16-bin entropy of the values (this runs on every ``infer``: one numba pass,
+    ~2 µs for 64 values, where ten numpy calls took ~12).
 
-    Entropy from the bin counts ``c``: ``H = log n - sum(c log c) / n``. Inputs of more than
-    ``STATISTICS_SAMPLE`` values are measured on an even stride of that many (an estimate; a 3x96x96 image
-    costs 15 µs instead of 70).
+    Inputs of more than ``STATISTICS_SAMPLE`` values are measured on an even stride of that many (an
+    estimate; bounded cost for large inputs).
     """
     flat = x.reshape(-1)
     if flat.dtype.kind not in "fiub" or not flat.size:
@@ -148,14 +149,35 @@ def _statistics(x: np.ndarray) -> tuple[float, float]:
         flat = flat[:: flat.size // STATISTICS_SAMPLE][:STATISTICS_SAMPLE]
     if flat.dtype != np.float32:
         flat = flat.astype(np.float32)
+    variance, entropy = _moments(flat)
+    return float(variance), float(entropy)
+
+
+@jit()
+def _moments(flat: np.ndarray) -> tuple[float, float]:  # pragma: no cover - compiled by numba
+    """(variance, entropy / log 16) of a float32 vector; entropy from the 16-bin counts ``c`` of the value
+    range: ``H = log n - sum(c log c) / n``."""
     n = flat.size
-    lo, hi = flat.min(), flat.max()
-    mean = float(flat.sum()) / n
-    variance = max(float(flat @ flat) / n - mean * mean, 0.0)
+    lo = hi = flat[0]
+    total = 0.0
+    squares = 0.0
+    for v in flat:
+        lo = min(lo, v)
+        hi = max(hi, v)
+        total += v
+        squares += v * v
+    mean = total / n
+    variance = max(squares / n - mean * mean, 0.0)
     if not hi > lo:
         return variance, 0.0
-    counts = np.bincount(((flat - lo) * ((_BINS - 1e-3) / float(hi - lo))).astype(np.intp), minlength=_BINS)
-    clogc = float(counts @ np.log(np.maximum(counts, 1)))
+    counts = np.zeros(_BINS, np.int64)
+    scale = (_BINS - 1e-3) / (np.float64(hi) - np.float64(lo))
+    for v in flat:
+        counts[int((np.float64(v) - lo) * scale)] += 1
+    clogc = 0.0
+    for c in counts:
+        if c > 1:
+            clogc += c * math.log(c)
     return variance, max((math.log(n) - clogc / n) / _LOG_BINS, 0.0)
 
 

@@ -57,3 +57,28 @@ def test_large_inputs_are_measured_on_a_sample() -> None:
     full_variance, full_entropy = _statistics(image.reshape(-1)[:STATISTICS_SAMPLE])  # exact below the size
     assert full_variance == pytest.approx(float(image.reshape(-1)[:STATISTICS_SAMPLE].var()), rel=1e-4)
     assert entropy == pytest.approx(full_entropy, abs=0.05)
+
+
+def _reference_statistics(flat: np.ndarray) -> tuple[float, float]:
+    values = flat.astype(np.float64)
+    lo, hi = values.min(), values.max()
+    if not hi > lo:
+        return float(values.var()), 0.0
+    counts = np.bincount(((values - lo) * ((16 - 1e-3) / (hi - lo))).astype(np.intp), minlength=16)
+    p = counts[counts > 0] / values.size
+    return float(values.var()), float(-(p * np.log(p)).sum() / np.log(16))
+
+
+@pytest.mark.parametrize("seed", range(6))
+@pytest.mark.parametrize("dtype", [np.float32, np.float64, np.int64, np.uint8])
+def test_statistics_match_a_numpy_reference(seed: int, dtype: type) -> None:
+    from cognition.perception import _statistics
+
+    rng = np.random.default_rng(seed)
+    size = int(rng.integers(1, 3000))
+    x = (rng.normal(0, 10, size) if np.dtype(dtype).kind == "f" else rng.integers(0, 200, size)).astype(dtype)
+    variance, entropy = _statistics(x)
+    ref_variance, ref_entropy = _reference_statistics(x.astype(np.float32))
+    assert variance == pytest.approx(ref_variance, rel=1e-5, abs=1e-9)
+    assert entropy == pytest.approx(ref_entropy, abs=1e-9)
+    assert _statistics(np.full(7, 3.0, dtype)) == (0.0, 0.0)
