@@ -127,7 +127,8 @@ def test_wait_false_raises_at_once_while_another_process_writes(db_path: Path) -
         assert len(memory.episodic) == 2 and memory.episodic.get([eid])
 
 
-def test_wait_false_raises_while_another_thread_writes(memory: memory_store.Memory) -> None:
+def _hold_write_lock(memory: memory_store.Memory) -> tuple[threading.Thread, threading.Event]:
+    """Another thread inside a write transaction until the returned event is set."""
     held, release = threading.Event(), threading.Event()
 
     def hold(_conn: object) -> None:
@@ -137,6 +138,11 @@ def test_wait_false_raises_while_another_thread_writes(memory: memory_store.Memo
     writer = threading.Thread(target=memory.db.write, args=(hold,))
     writer.start()
     held.wait(5)
+    return writer, release
+
+
+def test_wait_false_raises_while_another_thread_writes(memory: memory_store.Memory) -> None:
+    writer, release = _hold_write_lock(memory)
     try:
         with pytest.raises(memory_store.DatabaseBusyError):
             memory.episodic.commit([NewEpisode(vector=np.ones(8))], wait=False)
@@ -149,15 +155,7 @@ def test_wait_false_raises_while_another_thread_writes(memory: memory_store.Memo
 def test_wait_seconds_waits_that_long_for_another_thread_only(db_path: Path) -> None:
     with memory_store.open_memory(db_path, dim=8, busy_timeout_s=5.0) as memory:
         memory.episodic.commit([NewEpisode(vector=np.ones(8))])
-        held, release = threading.Event(), threading.Event()
-
-        def hold(_conn: object) -> None:
-            held.set()
-            release.wait(5)
-
-        writer = threading.Thread(target=memory.db.write, args=(hold,))
-        writer.start()
-        held.wait(5)
+        writer, release = _hold_write_lock(memory)
         start = time.perf_counter()
         with pytest.raises(memory_store.DatabaseBusyError, match="another thread"):
             memory.episodic.commit([NewEpisode(vector=np.ones(8))], wait=0.05)
