@@ -1,5 +1,6 @@
-"""Wide stride-1 group-1 convolution as one implicit GEMM: the shifted-GEMM idea of ``_conv_shifted`` with
-every tap accumulated in the micro-kernel's registers instead of nine OpenBLAS calls.
+"""Wide group-1 convolution as one implicit GEMM: the shifted-GEMM idea of ``_conv_shifted`` with every tap
+accumulated in the micro-kernel's registers instead of nine OpenBLAS calls (at any stride: see
+:func:`conv_implicit`).
 
 The input is zero-padded into (C, Hp*Wp) rows (``_copy_padded``). Computed at the padded width, output
 pixel p of tap (i, j) reads column p + i*dh*Wp + j*dw, so ``Y (M, OH*Wp) = A @ B`` with ``A = W`` as
@@ -54,7 +55,7 @@ def _implicit_gemm(a, xp, rows, yp):  # type: ignore[no-untyped-def]
     mpad, k = a.shape
     ldc = yp.shape[1]
     a0, b0, t0, c0 = a.ctypes.data, xp.ctypes.data, rows.ctypes.data, yp.ctypes.data
-    nb = _NO_BIAS.ctypes.data
+    nb = _NO_BIAS.ctypes.data  # (no bias, no clamp: ``_strip_epilogue`` applies them)
     npan, mblocks = ldc // NR, mpad // MR
     nkb = (k + KC - 1) // KC
     kc = (k + nkb - 1) // nkb
@@ -67,7 +68,7 @@ def _implicit_gemm(a, xp, rows, yp):  # type: ignore[no-untyped-def]
             jp, ib = (t % npan, t // npan) if npan <= SMALL_B_PANELS else (t // mblocks, t % mblocks)
             i0, j0 = ib * MR, jp * NR
             _tile_rows(a0 + (i0 * k + k0) * 4, k, b0 + j0 * 4, t0 + k0 * 8, c0 + (i0 * ldc + j0) * 4, ldc, kk, nb,
-                       flags, b0 + j0 * 4)
+                       flags, b0 + j0 * 4, nb)
 
 
 @jit(error_model="numpy")

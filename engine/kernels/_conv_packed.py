@@ -9,7 +9,7 @@ in runs cut at panel boundaries, left LLVM's short runs scalar: 2.4 ms for 3x3 6
 
 ``W`` (M, C*kh*kw) is read in place by the micro-kernel (broadcast per element), the
 per-channel bias is the kernel's row bias, a residual ``Z`` is copied into the output first and accumulated
-onto, and Relu runs in the store; other activations run after in the ``_epilogue`` pass.
+onto, and Relu or Clip runs in the store; other activations run after in the ``_epilogue`` pass.
 
 Used when one intra-op thread runs (the GEMM is serial) for every group-1 convolution the direct loop does
 not take: it replaces both im2col + ``np.matmul`` and the shifted GEMMs of ``_conv_shifted``.
@@ -23,8 +23,8 @@ import numba
 import numpy as np
 
 from engine.kernels._conv_im2col import _columns, _im2col_row, _split_columns
-from engine.kernels._epilogue import NONE, RELU, bias_activation
-from engine.kernels._gemm_packed import _NO_BIAS, MR, NR, ROW_BIAS, _aligned_empty, _gemm
+from engine.kernels._epilogue import NONE, bias_activation
+from engine.kernels._gemm_packed import _NO_BIAS, MR, NR, ROW_BIAS, _aligned_empty, _gemm, clamp_of
 from engine.kernels._numba import jit
 
 _scratch = threading.local()
@@ -78,7 +78,7 @@ def _pack_strip(strip, ld, r0, r1, n, flat, k):  # type: ignore[no-untyped-def]
 
 
 @jit(error_model="numpy")
-def _conv_image(xs, wd, geometry, x2, w2, bias, bias_mode, y2, prefilled, relu, block_rows, flat):  # type: ignore[no-untyped-def]
+def _conv_image(xs, wd, geometry, x2, w2, bias, bias_mode, y2, prefilled, clamp, lo, hi, block_rows, flat):  # type: ignore[no-untyped-def]
     """One image: for each block of ``block_rows`` output rows, its column-matrix panels (from ``x2``, the
     (K, OH*OW) input of a 1x1 convolution, when it has rows, else by im2col from ``xs``), then the GEMM of
     that block into y2[:, block]."""
@@ -101,7 +101,8 @@ def _conv_image(xs, wd, geometry, x2, w2, bias, bias_mode, y2, prefilled, relu, 
                 _im2col_row(xs, wd, kh, kw, sh, sw, dh, dw, ph, pw, r0, r1, ow, strip[row - k0], row)
             _pack_strip(sflat, strip.shape[1], k0, k1, n, flat, k)
         npan = (n + NR - 1) // NR
-        _gemm(w2, flat[:npan * k * NR].reshape(npan, k, NR), bias, bias_mode, y2, p0, n, prefilled, relu)
+        _gemm(w2, flat[:npan * k * NR].reshape(npan, k, NR), bias, bias_mode, y2, p0, n, prefilled, clamp, lo,
+              hi)
 
 
 def conv_packed(x: np.ndarray, w: np.ndarray, b: np.ndarray | None, y: np.ndarray, geometry: tuple[int, ...],
@@ -117,6 +118,8 @@ def conv_packed(x: np.ndarray, w: np.ndarray, b: np.ndarray | None, y: np.ndarra
     pointwise = kh == kw == 1 and sh == sw == 1 and ph == pw == 0 and oh == h and ow == wd
     block_rows = max(1, min(oh, BLOCK_PIXELS // ow))
     flat = _panels(k, block_rows * ow).reshape(-1)
+    clamp = clamp_of(code, p0, p1)
+    lo, hi = clamp if clamp is not None else (0.0, 0.0)
     bias, mode = (_NO_BIAS, 0) if b is None else (np.ascontiguousarray(b, dtype=np.float32), ROW_BIAS)
     for i in range(n):
         if pointwise:
@@ -131,6 +134,7 @@ def conv_packed(x: np.ndarray, w: np.ndarray, b: np.ndarray | None, y: np.ndarra
         yi = y[i].reshape(m, npix)
         if z is not None:
             yi[...] = z[i].reshape(m, npix)
-        _conv_image(xs, wd, geometry, x2, w2, bias, mode, yi, z is not None, code == RELU, block_rows, flat)
-        if code not in (NONE, RELU):
+        _conv_image(xs, wd, geometry, x2, w2, bias, mode, yi, z is not None, clamp is not None, lo, hi,
+                    block_rows, flat)
+        if clamp is None and code != NONE:
             bias_activation(yi, None, code, p0, p1)

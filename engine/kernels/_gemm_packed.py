@@ -1,4 +1,4 @@
-"""A float32 GEMM with the right operand pre-packed once: ``C = A @ B (+ bias) (relu)``, serial.
+"""A float32 GEMM with the right operand pre-packed once: ``C = clamp(A @ B (+ bias))``, serial.
 
 OpenBLAS repacks both operands on every call and runs ~100 GFLOP/s here (about 86% of this core's 117
 GFLOP/s FMA peak); for a weight ``B`` that never changes the packing is wasted work (the GPT-2 LM head reads
@@ -10,7 +10,7 @@ creation; so does this module, for read-only arrays (initializers, folded consta
 * Micro-kernel: an 8x32 tile of C in 16 vector registers (8 rows x 2 vectors), written as LLVM IR through a
   numba ``@intrinsic`` (numba's loops cannot keep a register tile across the k loop: they reload and store
   C per step). Per k: two aligned panel loads, eight broadcasts of ``A[r, k]`` read in place (A is not
-  packed), 16 fused multiply-adds. The store adds the bias (or the previous partial sum) and applies Relu.
+  packed), 16 fused multiply-adds. The store adds the bias (or the previous partial sum) and clamps (Relu, Clip).
 * Driver: K in blocks of at most :data:`KC` (a panel block stays in L1/L2), then panels, then 8-row blocks
   of A. Partial tiles (M or N not a multiple of 8 / 32) go through zero-padded scratch tiles.
 
@@ -26,14 +26,16 @@ from numba import types
 from numba.core import cgutils
 from numba.extending import intrinsic
 
+from engine.kernels._epilogue import CLIP, RELU
 from engine.kernels._numba import jit
 
 MR, NR = 8, 32   # register tile: 8 rows x 32 columns = 16 zmm accumulators
 KC = 768         # largest K block (a (KC, 32) panel block is 96 KB, in L2)
 SMALL_B_PANELS = 8  # at most this many panels: loop over A's row blocks outermost
 # kernel flags: add the tile into C (K blocks after the first, or a C prefilled with a residual); add the bias
-# per column (bias[j]) or per row (bias[r]: a convolution's per-channel bias in ``W @ cols``); Relu the result
-ACCUMULATE, COL_BIAS, ROW_BIAS, RELU = 1, 2, 4, 8
+# per column (bias[j]) or per row (bias[r]: a convolution's per-channel bias in ``W @ cols``); clamp the result
+# to [bounds[0], bounds[1]] (Relu: [0, inf], Clip)
+ACCUMULATE, COL_BIAS, ROW_BIAS, CLAMP = 1, 2, 4, 8
 
 _packed: dict[tuple[int, int], tuple[np.ndarray, np.ndarray]] = {}
 _NO_BIAS = np.zeros(1, np.float32)
@@ -42,9 +44,9 @@ _NO_BIAS = np.zeros(1, np.float32)
 def _emit_tile(context, builder, args, indirect: bool):  # type: ignore[no-untyped-def]
     """LLVM IR of one 8x32 tile (see :func:`_tile`); ``indirect``: B's rows are found through a table."""
     if indirect:
-        a, lda, b, rows, c, ldc, kk, bias, flags, pf = args
+        a, lda, b, rows, c, ldc, kk, bias, flags, pf, bounds = args
     else:
-        a, lda, b, c, ldc, kk, bias, flags, pf = args
+        a, lda, b, c, ldc, kk, bias, flags, pf, bounds = args
     i64, i32 = a.type, ir.IntType(32)
     f32 = ir.FloatType()
     v16 = ir.VectorType(f32, 16)
@@ -59,6 +61,8 @@ def _emit_tile(context, builder, args, indirect: bool):  # type: ignore[no-untyp
                                          "llvm.fma.v16f32")
     vmax = cgutils.get_or_insert_function(builder.module, ir.FunctionType(v16, [v16, v16]),
                                           "llvm.maxnum.v16f32")
+    vmin = cgutils.get_or_insert_function(builder.module, ir.FunctionType(v16, [v16, v16]),
+                                          "llvm.minnum.v16f32")
     zero = ir.Constant(v16, [0.0] * 16)
     undef = ir.Constant(v16, ir.Undefined)
     splat0 = ir.Constant(ir.VectorType(i32, 16), [0] * 16)
@@ -105,7 +109,11 @@ def _emit_tile(context, builder, args, indirect: bool):  # type: ignore[no-untyp
     def flag(bit: int) -> ir.Value:
         return builder.icmp_signed("!=", builder.and_(flags, const(bit)), const(0))
 
-    accumulate, col_bias, row_bias, relu = flag(ACCUMULATE), flag(COL_BIAS), flag(ROW_BIAS), flag(RELU)
+    accumulate, col_bias, row_bias, clamp = flag(ACCUMULATE), flag(COL_BIAS), flag(ROW_BIAS), flag(CLAMP)
+    boundsp = builder.inttoptr(bounds, fp)
+    lo, hi = (builder.load(builder.gep(boundsp, [const(q)]), align=4) for q in range(2))
+    lo, hi = (builder.shuffle_vector(builder.insert_element(undef, v, ir.Constant(i32, 0)), undef, splat0)
+              for v in (lo, hi))
     col_v = [builder.select(col_bias, builder.load(builder.bitcast(builder.gep(biasp, [const(16 * j)]), vp),
                                                    align=4), zero) for j in range(NR // 16)]
     row_v = []
@@ -123,7 +131,7 @@ def _emit_tile(context, builder, args, indirect: bool):  # type: ignore[no-untyp
                 val = builder.fadd(builder.fadd(col_v[j], row_v[r]), new[r][j])
                 if add_old:
                     val = builder.fadd(builder.load(ptr, align=4), val)
-                val = builder.select(relu, builder.call(vmax, [val, zero]), val)
+                val = builder.select(clamp, builder.call(vmin, [builder.call(vmax, [val, lo]), hi]), val)
                 builder.store(val, ptr, align=4)
 
     with builder.if_else(accumulate) as (then, otherwise):
@@ -134,20 +142,20 @@ def _emit_tile(context, builder, args, indirect: bool):  # type: ignore[no-untyp
     return context.get_dummy_value()
 
 
-_SIG = (types.intp,) * 9
+_SIG = (types.intp,) * 10
 
 
 @intrinsic
-def _tile(typingctx, a, lda, b, c, ldc, kk, bias, flags, pf):  # type: ignore[no-untyped-def]
+def _tile(typingctx, a, lda, b, c, ldc, kk, bias, flags, pf, bounds):  # type: ignore[no-untyped-def]
     """C[0:8, 0:32] (row stride ldc) = A[0:8, 0:kk] (row stride lda) @ panel[0:kk, 0:32], plus C, the bias
-    (32 columns or 8 rows from ``bias``) and Relu as ``flags`` say; each k step prefetches the 128 bytes at
-    ``pf + 128 k`` into L2 (the next panel, or this one again when there is nothing to fetch). Pointers are
-    integer addresses; kk >= 1."""
+    (32 columns or 8 rows from ``bias``) and the clamp to the two floats at ``bounds`` as ``flags`` say; each
+    k step prefetches the 128 bytes at ``pf + 128 k`` into L2 (the next panel, or this one again when there
+    is nothing to fetch). Pointers are integer addresses; kk >= 1."""
     return types.void(*_SIG), lambda context, builder, sig, args: _emit_tile(context, builder, args, False)
 
 
 @intrinsic
-def _tile_rows(typingctx, a, lda, b, rows, c, ldc, kk, bias, flags, pf):  # type: ignore[no-untyped-def]
+def _tile_rows(typingctx, a, lda, b, rows, c, ldc, kk, bias, flags, pf, bounds):  # type: ignore[no-untyped-def]
     """:func:`_tile` with B unpacked: row k of the 32 columns starts ``rows[k]`` bytes after ``b`` (an int64
     table), e.g. a tap-shifted row of a padded image (implicit-GEMM convolution, ``_conv_implicit``)."""
     return types.void(*_SIG, types.intp), lambda context, builder, sig, args: _emit_tile(context, builder, args,
@@ -155,9 +163,9 @@ def _tile_rows(typingctx, a, lda, b, rows, c, ldc, kk, bias, flags, pf):  # type
 
 
 @jit(error_model="numpy")
-def _gemm(a, panels, bias, bias_mode, c, col0, n, prefilled, relu):  # type: ignore[no-untyped-def]
-    """c[:, col0:col0+n] [+]= a (M, K) @ B (the panels of its n columns) + bias, Relu if ``relu``; a and c
-    C-contiguous.
+def _gemm(a, panels, bias, bias_mode, c, col0, n, prefilled, clamp, lo, hi):  # type: ignore[no-untyped-def]
+    """c[:, col0:col0+n] [+]= a (M, K) @ B (the panels of its n columns) + bias, clamped to [lo, hi] if
+    ``clamp``; a and c C-contiguous.
 
     ``bias_mode``: 0 none, COL_BIAS (``bias`` has n values), ROW_BIAS (M values). ``prefilled``: c already
     holds a residual to add to."""
@@ -173,13 +181,16 @@ def _gemm(a, panels, bias, bias_mode, c, col0, n, prefilled, relu):  # type: ign
     if bias_mode != 0:
         bias_p[:bias.size] = bias
     scratch = np.zeros((MR, NR), np.float32)
+    bounds = np.empty(2, np.float32)
+    bounds[0], bounds[1] = lo, hi
+    bd = bounds.ctypes.data
     ap, at, pp, cp, bp = a.ctypes.data, a_tail.ctypes.data, panels.ctypes.data, c.ctypes.data, bias_p.ctypes.data
     sp = scratch.ctypes.data
     for k0 in range(0, k, kc):
         kk = min(kc, k - k0)
         flags = ACCUMULATE if k0 > 0 else bias_mode | (ACCUMULATE if prefilled else 0)
-        if relu and k0 + kk == k:
-            flags |= RELU
+        if clamp and k0 + kk == k:
+            flags |= CLAMP
         mblocks = (m + MR - 1) // MR
         for t in range(npan * mblocks):
             # panels outer (each panel stays in L1/L2 while A streams), unless B is small: then A outer, so
@@ -194,13 +205,13 @@ def _gemm(a, panels, bias, bias_mode, c, col0, n, prefilled, relu):  # type: ign
             # the first row block of a panel prefetches the next panel (B streams from memory once)
             pf = panel + k * NR * 4 if ib == 0 and jp + 1 < npan else panel
             if mm == MR and nn == NR:
-                _tile(a_blk, k, panel, cp + (i0 * ldc + col0 + j0) * 4, ldc, kk, bias_at, flags, pf)
+                _tile(a_blk, k, panel, cp + (i0 * ldc + col0 + j0) * 4, ldc, kk, bias_at, flags, pf, bd)
                 continue
             if flags & ACCUMULATE:
                 for r in range(mm):
                     for q in range(nn):
                         scratch[r, q] = c[i0 + r, col0 + j0 + q]
-            _tile(a_blk, k, panel, sp, NR, kk, bias_at, flags, pf)
+            _tile(a_blk, k, panel, sp, NR, kk, bias_at, flags, pf, bd)
             for r in range(mm):
                 for q in range(nn):
                     c[i0 + r, col0 + j0 + q] = scratch[r, q]
@@ -246,22 +257,33 @@ def usable(a: np.ndarray, b: np.ndarray) -> bool:
             and a.size // max(a.shape[-1], 1) >= MR)
 
 
-def matmul(a: np.ndarray, b: np.ndarray, bias: np.ndarray | None = None, relu: bool = False) -> np.ndarray:
-    """``a @ b (+ bias) (relu)`` for an N-D ``a`` and a read-only 2-D ``b`` accepted by :func:`usable`;
-    ``bias`` is 1-D of length N (or None)."""
+def matmul(a: np.ndarray, b: np.ndarray, bias: np.ndarray | None = None,
+           clamp: tuple[float, float] | None = None) -> np.ndarray:
+    """``a @ b (+ bias)``, clamped to ``clamp`` = (lo, hi) if given, for an N-D ``a`` and a read-only 2-D ``b``
+    accepted by :func:`usable`; ``bias`` is 1-D of length N (or None)."""
     k, n = b.shape
     a2 = np.ascontiguousarray(a).reshape(-1, k)
     y = np.empty((a2.shape[0], n), np.float32)
-    gemm_into(a2, packed(b), y, bias, COL_BIAS, relu=relu)
+    gemm_into(a2, packed(b), y, bias, COL_BIAS, clamp=clamp)
     return y.reshape(*a.shape[:-1], n)
 
 
 def gemm_into(a: np.ndarray, panels: np.ndarray, c: np.ndarray, bias: np.ndarray | None, bias_mode: int, *,
-              prefilled: bool = False, relu: bool = False) -> None:
-    """``c = a @ B + bias`` (``+ c`` when ``prefilled``), Relu if asked, for C-contiguous float32 ``a`` (M, K)
-    and ``c`` (M, N) and the panels of B (:func:`pack`); ``bias_mode`` COL_BIAS (N values) or ROW_BIAS (M)."""
+              prefilled: bool = False, clamp: tuple[float, float] | None = None) -> None:
+    """``c = a @ B + bias`` (``+ c`` when ``prefilled``), clamped to ``clamp`` = (lo, hi) if given (Relu:
+    (0, inf)), for C-contiguous float32 ``a`` (M, K) and ``c`` (M, N) and the panels of B (:func:`pack`);
+    ``bias_mode`` COL_BIAS (N values) or ROW_BIAS (M)."""
+    lo, hi = clamp if clamp is not None else (0.0, 0.0)
     if bias is None:
-        _gemm(a, panels, _NO_BIAS, 0, c, 0, c.shape[1], prefilled, relu)
-    else:
-        _gemm(a, panels, np.ascontiguousarray(bias, dtype=np.float32).reshape(-1), bias_mode, c, 0, c.shape[1],
-              prefilled, relu)
+        bias, bias_mode = _NO_BIAS, 0
+    _gemm(a, panels, np.ascontiguousarray(bias, dtype=np.float32).reshape(-1), bias_mode, c, 0, c.shape[1],
+          prefilled, clamp is not None, lo, hi)
+
+
+def clamp_of(code: int, p0: float, p1: float) -> tuple[float, float] | None:
+    """The store clamp for an ``_epilogue`` activation code: Relu (0, inf), Clip (p0, p1), else None."""
+    if code == RELU:
+        return (0.0, np.inf)
+    if code == CLIP:
+        return (p0, p1)
+    return None

@@ -13,7 +13,8 @@ Paths, in the order ``conv2d`` tries them:
 * other narrow groups (``C/group * kh * kw`` up to :data:`DIRECT_MAX_TAPS`, not a 1x1 over 3+ channels): a
   direct loop over output rows (BLAS gains nothing on a 9-long inner product);
 * group-1 at one intra-op thread (the packed GEMM of ``_gemm_packed`` is serial), by shape:
-  wide stride-1 (``OW >= IMPLICIT_MIN_WIDTH``): one implicit GEMM over the padded input (``_conv_implicit``);
+  wide outputs (``OW >= IMPLICIT_MIN_WIDTH``, any stride): one implicit GEMM over the padded input, split
+  into stride phases (``_conv_implicit``);
   a short K (``C*kh*kw < PACKED_MAX_TAPS``): im2col written into the GEMM's panels (``_conv_packed``);
   up to ``PIXELS_MAX_PIXELS`` output pixels: ``cols^T @ W^T`` with the weight packed once (``_conv_pixels``);
 * wide stride-1 group-1 convolutions at more threads (``OW >= SHIFTED_MIN_WIDTH``): im2col-free shifted
@@ -50,25 +51,24 @@ from engine.kernels._conv_shifted import (
 )
 from engine.kernels._epilogue import (
     NONE,
-    RELU,
     activation_code,
     bias_activation,
     bias_activation_columns,
     bias_residual_activation,
     parallel_ok,
 )
-from engine.kernels._gemm_packed import COL_BIAS, gemm_into, pack, packed
+from engine.kernels._gemm_packed import COL_BIAS, clamp_of, gemm_into, pack, packed
 from engine.ops._nn import auto_pads, conv_out_shape, spatial_attrs
 from engine.ops.op_fused_activation import apply_activation
 from engine.ops.registry import register
 
-# im2col into panels + the packed GEMM (``_conv_packed``) for a short K (the ResNet stem, K = 147), where
-# OpenBLAS is weakest; at 14x14 and for the stride-2 layers at 56 and 28 it lost 2-5% to im2col + matmul
+# im2col into panels + the packed GEMM (``_conv_packed``) for a short K (ResNet's 1x1/2 downsample convs), where
+# OpenBLAS is weakest; at 14x14 and for the stride-2 3x3 layers at 56 and 28 it lost 2-5% to im2col + matmul
 PACKED_MAX_TAPS = 256
 # pixel-major with the weight packed once (``_conv_pixels``) up to this many output pixels: at 14x14 and 7x7 it
 # beat im2col + matmul by 0.35-0.6 ms a layer; at 28x28 it lost to the implicit GEMM, at 56x56 stride 2 to matmul
 PIXELS_MAX_PIXELS = 256
-IMPLICIT_MIN_WIDTH = 24       # output width from which a stride-1 group-1 conv runs as an implicit GEMM
+IMPLICIT_MIN_WIDTH = 24       # output width from which a group-1 conv runs as an implicit GEMM
 DIRECT_MAX_TAPS = 18          # C/group * kh * kw at or below which the direct loop beats im2col + BLAS
 
 
@@ -235,12 +235,13 @@ def conv2d_nhwc(x: np.ndarray, w: np.ndarray, b: np.ndarray | None, *, nchw_inpu
     y = np.empty((n, oh, ow, m), dtype=np.float32)
     wt = _transposed(w)
     if pointwise and not nchw_input and packed_usable(oh * ow):
-        # X (HW, C) @ W^T with W^T packed once: bias in the GEMM's store, Relu too, other activations after
+        # X (HW, C) @ W^T with W^T packed once: bias, Relu and Clip in the GEMM's store, others after
         panels = pack(wt) if w.flags.writeable else packed(wt)
+        clamp = clamp_of(code, p0, p1)
         for i in range(n):
             yi = y[i].reshape(oh * ow, m)
-            gemm_into(x[i].reshape(h * wd, c), panels, yi, b, COL_BIAS, relu=code == RELU)
-            if code not in (NONE, RELU):
+            gemm_into(x[i].reshape(h * wd, c), panels, yi, b, COL_BIAS, clamp=clamp)
+            if clamp is None and code != NONE:
                 bias_activation_columns(yi, None, code, p0, p1)
         return y
     for i in range(n):

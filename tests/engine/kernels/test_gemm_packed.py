@@ -22,17 +22,17 @@ def _weight(rng: np.random.Generator, k: int, n: int) -> np.ndarray:
 
 
 @settings(max_examples=40, deadline=None)
-@given(st.integers(8, 40), st.integers(1, 60), st.integers(1, 100), st.booleans(), st.booleans(),
-       st.integers(0, 99))
-def test_packed_gemm_matches_numpy(m, k, n, bias, relu, seed):
+@given(st.integers(8, 40), st.integers(1, 60), st.integers(1, 100), st.booleans(),
+       st.sampled_from([None, (0.0, np.inf), (-0.5, 1.5)]), st.integers(0, 99))
+def test_packed_gemm_matches_numpy(m, k, n, bias, clamp, seed):
     rng = np.random.default_rng(seed)
     a = rng.standard_normal((m, k)).astype(np.float32)
     b = _weight(rng, k, n)
     c = rng.standard_normal(n).astype(np.float32) if bias else None
     want = a.astype(np.float64) @ b + (0.0 if c is None else c)
-    if relu:
-        want = np.maximum(want, 0.0)
-    got = _gemm_packed.matmul(a, b, c, relu=relu)
+    if clamp is not None:
+        want = np.clip(want, *clamp)
+    got = _gemm_packed.matmul(a, b, c, clamp=clamp)
     assert got.dtype == np.float32 and got.shape == (m, n)
     np.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-4 * np.sqrt(k))
 
@@ -41,7 +41,7 @@ def test_packed_gemm_matches_numpy(m, k, n, bias, relu, seed):
 def test_k_blocks_accumulate(k):
     rng = np.random.default_rng(k)
     a, b, c = rng.standard_normal((19, k)).astype(np.float32), _weight(rng, k, 45), np.ones(45, np.float32)
-    got = _gemm_packed.matmul(a, b, c, relu=True)
+    got = _gemm_packed.matmul(a, b, c, clamp=(0.0, np.inf))
     np.testing.assert_allclose(got, np.maximum(a.astype(np.float64) @ b + 1.0, 0.0), rtol=1e-4, atol=1e-3)
 
 
@@ -65,7 +65,7 @@ def _override(op, domain, opset, *inputs, **attrs):
 
 @settings(max_examples=25, deadline=None)
 @given(st.lists(st.integers(1, 6), min_size=0, max_size=2), st.integers(8, 30), st.integers(1, 40),
-       st.integers(1, 70), st.sampled_from(["", "Relu", "Gelu", "GeluTanh", "Sigmoid"]), st.booleans(),
+       st.integers(1, 70), st.sampled_from(["", "Relu", "Clip", "Gelu", "GeluTanh", "Sigmoid"]), st.booleans(),
        st.integers(0, 99))
 def test_matmul_overrides_match_reference(lead, m, k, n, activation, bias, seed):
     rng = np.random.default_rng(seed)
@@ -75,7 +75,8 @@ def test_matmul_overrides_match_reference(lead, m, k, n, activation, bias, seed)
     assert got.shape == want.shape and got.dtype == want.dtype
     np.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-4 * np.sqrt(k))
     c = rng.standard_normal(n).astype(np.float32) if bias else None
-    (got,), (want,) = _override("FusedMatMul", RONN, 1, a, b, c, activation=activation)
+    params = [-0.5, 0.7] if activation == "Clip" else None
+    (got,), (want,) = _override("FusedMatMul", RONN, 1, a, b, c, activation=activation, activation_params=params)
     assert got.shape == want.shape and got.dtype == want.dtype
     np.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-4 * np.sqrt(k))
 
