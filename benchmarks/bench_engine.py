@@ -220,6 +220,7 @@ def bench_full(args: argparse.Namespace, console: Console) -> str:
                 for _ in range(max(args.rounds // 2, 5)):
                     session.run(None, feeds)
                 profiles.append(f"### {FULL_NAMES[name]} (batch 1, 1 thread)\n\n{session.get_profile().table()}")
+                Path(args.profile_dir).mkdir(parents=True, exist_ok=True)  # (a missing folder lost the run)
                 session.end_profiling(str(Path(args.profile_dir) / f"{name}_profile.json"))
     header = ["model", "ours P50 ms", "ORT P50 ms", "P50 ours/ORT", "target", "met",
               "ours items/s @8", "ORT items/s @8", "batch-8 ours/ORT", "max abs diff @8"]  # fmt: skip
