@@ -42,8 +42,9 @@ _packed: dict[tuple[int, int], tuple[np.ndarray, np.ndarray]] = {}
 _NO_BIAS = np.zeros(1, np.float32)
 
 
-def _emit_tile(context, builder, args, indirect: bool):  # type: ignore[no-untyped-def]
-    """LLVM IR of one 8x32 tile (see :func:`_tile`); ``indirect``: B's rows are found through a table."""
+def _emit_tile(context, builder, args, indirect: bool, rows: int = MR):  # type: ignore[no-untyped-def]
+    """LLVM IR of one ``rows``x32 tile (see :func:`_tile`); ``indirect``: B's rows are found through a
+    table."""
     if indirect:
         a, lda, b, rows, c, ldc, kk, bias, flags, pf, bounds = args
     else:
@@ -78,7 +79,7 @@ def _emit_tile(context, builder, args, indirect: bool):  # type: ignore[no-untyp
     builder.position_at_end(loop)
     k = builder.phi(i64)
     k.add_incoming(const(0), entry)
-    acc = [[builder.phi(v16) for _ in range(NR // 16)] for _ in range(MR)]
+    acc = [[builder.phi(v16) for _ in range(NR // 16)] for _ in range(rows)]
     for row in acc:
         for p in row:
             p.add_incoming(zero, entry)
@@ -95,13 +96,13 @@ def _emit_tile(context, builder, args, indirect: bool):  # type: ignore[no-untyp
         at = builder.gep(pfp, [builder.add(builder.mul(k, const(4 * NR)), const(64 * line))])
         builder.call(prefetch, [at, ir.Constant(i32, 0), ir.Constant(i32, 2), ir.Constant(i32, 1)])
     new = []
-    for r in range(MR):
+    for r in range(rows):
         av = builder.load(builder.gep(ap, [builder.add(builder.mul(const(r), lda), k)]), align=4)
         sp = builder.shuffle_vector(builder.insert_element(undef, av, ir.Constant(i32, 0)), undef, splat0)
         new.append([builder.call(fma, [sp, bv[j], acc[r][j]]) for j in range(NR // 16)])
     k1 = builder.add(k, const(1))
     k.add_incoming(k1, loop)
-    for r in range(MR):
+    for r in range(rows):
         for j in range(NR // 16):
             acc[r][j].add_incoming(new[r][j], loop)
     builder.cbranch(builder.icmp_signed("<", k1, kk), loop, done)
@@ -118,7 +119,7 @@ def _emit_tile(context, builder, args, indirect: bool):  # type: ignore[no-untyp
     col_v = [builder.select(col_bias, builder.load(builder.bitcast(builder.gep(biasp, [const(16 * j)]), vp),
                                                    align=4), zero) for j in range(NR // 16)]
     row_v = []
-    for r in range(MR):
+    for r in range(rows):
         rb = builder.load(builder.gep(biasp, [const(r)]), align=4)
         rb = builder.shuffle_vector(builder.insert_element(undef, rb, ir.Constant(i32, 0)), undef, splat0)
         row_v.append(builder.select(row_bias, rb, zero))
@@ -126,7 +127,7 @@ def _emit_tile(context, builder, args, indirect: bool):  # type: ignore[no-untyp
     def store(add_old: bool) -> None:
         # C is read only when accumulating: a load of a cold output line (the LM head writes 12.9 MB) would
         # hold up retirement, while a plain store just waits in the store buffer
-        for r in range(MR):
+        for r in range(rows):
             for j in range(NR // 16):
                 ptr = builder.bitcast(builder.gep(cp, [builder.add(builder.mul(const(r), ldc), const(16 * j))]), vp)
                 val = builder.fadd(builder.fadd(col_v[j], row_v[r]), new[r][j])
@@ -153,6 +154,37 @@ def _tile(typingctx, a, lda, b, c, ldc, kk, bias, flags, pf, bounds):  # type: i
     k step prefetches the 128 bytes at ``pf + 128 k`` into L2 (the next panel, or this one again when there
     is nothing to fetch). Pointers are integer addresses; kk >= 1."""
     return types.void(*_SIG), lambda context, builder, sig, args: _emit_tile(context, builder, args, False)
+
+
+def _make_tail(rows: int):  # type: ignore[no-untyped-def]
+    """:func:`_tile` for a last block of ``rows`` < 8 rows of A (read in place, stored straight into C)."""
+    def tail(typingctx, a, lda, b, c, ldc, kk, bias, flags, pf, bounds):  # type: ignore[no-untyped-def]
+        return types.void(*_SIG), lambda context, builder, sig, args: _emit_tile(context, builder, args, False,
+                                                                                  rows)
+    return intrinsic(tail)
+
+
+_TAIL1, _TAIL2, _TAIL3, _TAIL4, _TAIL5, _TAIL6, _TAIL7 = (_make_tail(r) for r in range(1, MR))
+
+
+@jit(inline="always")
+def _tail_tile(mm, a, lda, b, c, ldc, kk, bias, flags, pf, bounds):  # type: ignore[no-untyped-def]
+    """The ``mm``-row tile (1 <= mm < 8): with 2 to 14 accumulators instead of a zero-padded 8-row tile (a
+    7x7 layer's 49 pixels were 7 full tiles, the last one 1/8 used)."""
+    if mm == 1:
+        _TAIL1(a, lda, b, c, ldc, kk, bias, flags, pf, bounds)
+    elif mm == 2:
+        _TAIL2(a, lda, b, c, ldc, kk, bias, flags, pf, bounds)
+    elif mm == 3:
+        _TAIL3(a, lda, b, c, ldc, kk, bias, flags, pf, bounds)
+    elif mm == 4:
+        _TAIL4(a, lda, b, c, ldc, kk, bias, flags, pf, bounds)
+    elif mm == 5:
+        _TAIL5(a, lda, b, c, ldc, kk, bias, flags, pf, bounds)
+    elif mm == 6:
+        _TAIL6(a, lda, b, c, ldc, kk, bias, flags, pf, bounds)
+    else:
+        _TAIL7(a, lda, b, c, ldc, kk, bias, flags, pf, bounds)
 
 
 @intrinsic
@@ -212,6 +244,10 @@ def _gemm(a, panels, bias, bias_mode, c, col0, n, prefilled, clamp, lo, hi):  # 
                     pf = panel + group * k * NR * 4 if ib == 0 and jp + group < npan else panel
                     if mm == MR and nn == NR:
                         _tile(a_blk, k, panel, cp + (i0 * ldc + col0 + j0) * 4, ldc, kk, bias_at, flags, pf, bd)
+                        continue
+                    if nn == NR:
+                        _tail_tile(mm, ap + (i0 * k + k0) * 4, k, panel, cp + (i0 * ldc + col0 + j0) * 4, ldc, kk,
+                                   bias_at, flags, pf, bd)
                         continue
                     if flags & ACCUMULATE:
                         for r in range(mm):
