@@ -46,7 +46,7 @@ def _emit_tile(context, builder, args, indirect: bool, rows: int = MR):  # type:
     """LLVM IR of one ``rows``x32 tile (see :func:`_tile`); ``indirect``: B's rows are found through a
     table."""
     if indirect:
-        a, lda, b, rows, c, ldc, kk, bias, flags, pf, bounds = args
+        a, lda, b, row_table, c, ldc, kk, bias, flags, pf, bounds = args
     else:
         a, lda, b, c, ldc, kk, bias, flags, pf, bounds = args
     i64, i32 = a.type, ir.IntType(32)
@@ -83,8 +83,8 @@ def _emit_tile(context, builder, args, indirect: bool, rows: int = MR):  # type:
     for row in acc:
         for p in row:
             p.add_incoming(zero, entry)
-    if indirect:  # row k of B starts rows[k] bytes after b
-        offset = builder.load(builder.gep(builder.inttoptr(rows, i64.as_pointer()), [k]), align=8)
+    if indirect:  # row k of B starts row_table[k] bytes after b
+        offset = builder.load(builder.gep(builder.inttoptr(row_table, i64.as_pointer()), [k]), align=8)
         brow = builder.bitcast(builder.gep(builder.inttoptr(b, i8p), [offset]), fp)
         bv = [builder.load(builder.bitcast(builder.gep(brow, [const(16 * j)]), vp), align=4)
               for j in range(NR // 16)]
