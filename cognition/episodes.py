@@ -120,7 +120,7 @@ class EpisodeWriter:
             try:
                 if not self._commit_inline([ticket]):  # the lock was taken: a worker thread, shielded
                     with anyio.CancelScope(shield=True):
-                        await self._commit([ticket])
+                        await self._commit([ticket], inline=False)
             finally:
                 self._busy = False
             await anyio.lowlevel.checkpoint()  # the cancel point (the row is committed whatever happens)
@@ -210,8 +210,9 @@ class EpisodeWriter:
         self._finish(batch, episodes, ids)
         return True
 
-    async def _commit(self, batch: list[Ticket]) -> None:
-        if self._commit_inline(batch):
+    async def _commit(self, batch: list[Ticket], *, inline: bool = True) -> None:
+        """Commit ``batch`` inline when it can (``inline``: try), else in a worker thread."""
+        if inline and self._commit_inline(batch):
             return
         episodes = [t.episode for t in batch if t.episode is not None]
         ids: list[int] | None = None
