@@ -60,11 +60,14 @@ class AgentConfig:
     Execution:
         inline_max_s: models whose warm run takes at most this run on the event loop (a worker-thread hop
             costs ~55 µs, more than a tiny MLP); slower ones run in worker threads.
-        inline_alone_max_s: while only one ``infer`` is in flight, models whose warm run takes at most this also
-            run on the event loop (default 0: off). On a virtual machine a worker-thread round trip costs
-            0.2-0.7 ms (the idle event loop's vCPU halts and wakes late; docs/agent.md), 5-10% of a 5-10 ms
-            model; running it inline saves that but blocks the event loop for the whole run, so other tasks on
-            the loop wait up to this long. Concurrent calls always use the worker threads.
+        inline_alone_max_s: while only one ``infer`` is in flight, models whose warm run takes at most this
+            (default 0.1 s) also run on the event loop, in slices of ``inline_slice_s`` between graph nodes with
+            a checkpoint between slices, so the loop serves its other tasks at least that often (plus one node).
+            On a virtual machine a worker-thread round trip costs 0.6-0.8 ms (an idle thread's vCPU halts and
+            wakes late; docs/agent.md), 10% of a 6 ms model; beyond 0.1 s it is under 1%. 0 turns it off:
+            every model slower than ``inline_max_s`` then runs in worker threads. Concurrent calls always use
+            the worker threads.
+        inline_slice_s: how long a lone call's run may hold the event loop between two checkpoints (0.002 s).
         threads: worker threads for inference (default: the number of cores).
         output: the output holding class scores or probabilities (default: the model's last output).
         feature_dim: size of the fixed random projection used when no penultimate activations exist.
@@ -122,7 +125,8 @@ class AgentConfig:
     near_duplicate_similarity: float | None = 0.999
     budget_s: float | None = None
     inline_max_s: float = 0.0005
-    inline_alone_max_s: float = 0.0
+    inline_alone_max_s: float = 0.1
+    inline_slice_s: float = 0.002
     threads: int | None = None
     output: str | None = None
     feature_dim: int = 64
@@ -191,6 +195,12 @@ class AgentConfig:
             value = getattr(self, name)
             if not isinstance(value, int | float) or not math.isfinite(value) or value < 0:
                 raise bad(name, "a finite number >= 0")
+        if not (
+            isinstance(self.inline_slice_s, int | float)
+            and math.isfinite(self.inline_slice_s)
+            and self.inline_slice_s > 0
+        ):
+            raise bad("inline_slice_s", "a finite number > 0")
         for name in ("sleep_every_episodes", "episode_capacity"):
             value = getattr(self, name)
             if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 1):

@@ -126,4 +126,5 @@ def build_models(model: Any, fast_model: Any, config: AgentConfig) -> Models:
     system2.inline = t2 <= config.inline_max_s
     system1.inline_alone = t1 <= config.inline_alone_max_s
     system2.inline_alone = t2 <= config.inline_alone_max_s
+    system1.slice_s = system2.slice_s = config.inline_slice_s
     return Models(perception, system1, system2, dim, t1, t2)

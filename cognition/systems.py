@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import anyio
+import anyio.lowlevel
 import anyio.to_thread
 import numpy as np
 
@@ -60,6 +61,7 @@ class ModelRunner:
         self.probabilities_out = True  # decided by probe()
         self.inline = True
         self.inline_alone = False  # also inline while no other call is in flight (AgentConfig.inline_alone_max_s)
+        self.slice_s = 0.001  # AgentConfig.inline_slice_s
         self.limiter: anyio.CapacityLimiter | None = None
 
     def probe(self, feeds: dict[str, np.ndarray], repeats: int = 5) -> tuple[float, int]:
@@ -76,7 +78,9 @@ class ModelRunner:
         return float(np.median(times)), int(dim)
 
     def run_sync(self, feeds: dict[str, np.ndarray]) -> Answer:
-        outs = self.session.run(self._names, feeds)
+        return self._answer(self.session.run(self._names, feeds), feeds)
+
+    def _answer(self, outs: list[Any], feeds: dict[str, np.ndarray]) -> Answer:
         output = outs[0][0] if outs[0].ndim > 1 else outs[0]
         p = output.astype(np.float32, copy=False).reshape(-1)
         if not self.probabilities_out:
@@ -85,10 +89,19 @@ class ModelRunner:
         return Answer(output, p, int(p.argmax()), confidence(p, self.measure), self._features(outs, feeds))
 
     async def run(self, feeds: dict[str, np.ndarray], *, alone: bool = False) -> Answer:
-        """On the event loop when ``inline`` (or ``inline_alone`` and this is the only call in flight), else in
-        a worker thread under the shared limiter."""
-        if self.inline or (alone and self.inline_alone):
+        """On the event loop when ``inline``; also when ``inline_alone`` and this is the only call in flight, in
+        slices of ``slice_s`` with a checkpoint between them (the loop serves its other tasks, and a cancelled
+        call stops between two slices); else in a worker thread under the shared limiter."""
+        if self.inline:
             return self.run_sync(feeds)
+        if alone and self.inline_alone:
+            steps = self.session.run_in_slices(self._names, feeds, self.slice_s)
+            while True:
+                try:
+                    next(steps)
+                except StopIteration as done:
+                    return self._answer(done.value, feeds)
+                await anyio.lowlevel.checkpoint()
         return await anyio.to_thread.run_sync(self.run_sync, feeds, limiter=self.limiter)
 
     def _features(self, outs: list[Any], feeds: dict[str, np.ndarray]) -> np.ndarray:

@@ -12,7 +12,8 @@ weights read on a device are copied there once, when the plan is built.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+import time
+from collections.abc import Callable, Generator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -256,25 +257,56 @@ class Plan:
             for name, s in self._outer_slots:
                 slots[s] = scope[name]
         for step in self.steps:
-            try:
-                if step.scope_slots:
-                    kwargs = dict(step.kwargs)
-                    kwargs["_scope"] = {n: slots[s] for n, s in step.scope_slots}
-                    results = step.fn(*[slots[i] for i in step.inputs], **kwargs)
-                else:
-                    results = step.fn(*[slots[i] for i in step.inputs], **step.kwargs)
-            except RonnError:
-                raise
-            except Exception as exc:
-                raise ExecutionError(f"{step.node.describe()} failed: {type(exc).__name__}: {exc}") from exc
-            outs = step.outputs
-            if len(results) < len(outs):
-                raise ExecutionError(
-                    f"{step.node.describe()}: kernel returned {len(results)} outputs, node declares {len(outs)}"
-                )
-            for s, value in zip(outs, results, strict=False):
-                slots[s] = value
-            for s in step.frees:
-                slots[s] = None
+            _run_step(step, slots)
         wanted = self.output_slots if output_slots is None else output_slots
         return [slots[s] for s in wanted]
+
+    def execute_in_slices(
+        self,
+        inputs: Sequence[Any],
+        slice_s: float,
+        template: list[Any] | None = None,
+        output_slots: Sequence[int] | None = None,
+    ) -> Generator[None, None, list[Any]]:
+        """:meth:`execute` as a generator: each ``next`` runs steps until ``slice_s`` has passed (at least one
+        step), so an event loop can run a model on its own thread and serve other tasks between slices; the
+        outputs are the ``StopIteration`` value."""
+        slots = list(self.template if template is None else template)
+        for s, value in zip(self.input_slots, inputs, strict=False):
+            slots[s] = value
+        if self._outer_slots:
+            raise ExecutionError("a subgraph's plan cannot run in slices")
+        clock = time.perf_counter
+        until = clock() + slice_s
+        last = len(self.steps) - 1
+        for i, step in enumerate(self.steps):
+            _run_step(step, slots)
+            if i < last and clock() >= until:
+                yield
+                until = clock() + slice_s
+        wanted = self.output_slots if output_slots is None else output_slots
+        return [slots[s] for s in wanted]
+
+
+def _run_step(step: Step, slots: list[Any]) -> None:
+    """Run one step of a plan on ``slots`` (its outputs stored, its dead inputs freed)."""
+    try:
+        if step.scope_slots:
+            kwargs = dict(step.kwargs)
+            kwargs["_scope"] = {n: slots[s] for n, s in step.scope_slots}
+            results = step.fn(*[slots[i] for i in step.inputs], **kwargs)
+        else:
+            results = step.fn(*[slots[i] for i in step.inputs], **step.kwargs)
+    except RonnError:
+        raise
+    except Exception as exc:
+        raise ExecutionError(f"{step.node.describe()} failed: {type(exc).__name__}: {exc}") from exc
+    outs = step.outputs
+    if len(results) < len(outs):
+        raise ExecutionError(
+            f"{step.node.describe()}: kernel returned {len(results)} outputs, node declares {len(outs)}"
+        )
+    for s, value in zip(outs, results, strict=False):
+        slots[s] = value
+    for s in step.frees:
+        slots[s] = None

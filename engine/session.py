@@ -12,7 +12,7 @@ The session loads and checks the model once, compiles it into a flat plan (see :
 from __future__ import annotations
 
 import threading
-from collections.abc import Mapping, Sequence
+from collections.abc import Generator, Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -224,6 +224,46 @@ class InferenceSession:
         else:
             outputs = execute(feeds, template=self._template, output_slots=slots)
         return [self._own(out) for out in outputs]
+
+    def run_in_slices(
+        self,
+        output_names: Sequence[str] | None,
+        input_feed: Mapping[str, Any],
+        slice_s: float = 0.001,
+    ) -> Generator[None, None, list[np.ndarray]]:
+        """``run`` as a generator for an event loop that runs a model on its own thread: each ``next`` runs
+        graph nodes until ``slice_s`` has passed (at least one node, so a slice lasts ``slice_s`` plus at most
+        one node), and the outputs are the ``StopIteration`` value. Between slices the loop serves its other
+        tasks; it skips the worker-thread round trip of :meth:`run_async`. The feeds are checked before the
+        generator is returned (InvalidInputError as :meth:`run`). With profiling on, the run is one slice.
+        """
+        if not (isinstance(slice_s, int | float) and slice_s > 0):
+            raise InvalidInputError(f"slice_s must be a number > 0, got {slice_s!r}")
+        feeds = self._validate_feeds(input_feed)
+        names = None if output_names is None else list(output_names)
+        if self._profiler is not None:
+            return self._one_slice(names, feeds)
+        slots = None if names is None else [self._output_slot(name) for name in names]
+        return self._slices(feeds, slots, slice_s)
+
+    def _one_slice(self, names: list[str] | None, feeds: list[Any]) -> Generator[None, None, list[np.ndarray]]:
+        return self._run_validated(names, feeds)
+        yield  # a generator that finishes in its first slice
+
+    def _slices(
+        self, feeds: list[Any], slots: list[int] | None, slice_s: float
+    ) -> Generator[None, None, list[np.ndarray]]:
+        steps = self._plan.execute_in_slices(feeds, slice_s, template=self._template, output_slots=slots)
+        threads = self._options.intra_op_num_threads
+        while True:
+            try:
+                if threads:  # BLAS and numba thread counts hold per slice: the loop may run other work between
+                    run_with_threads(threads, next, steps)
+                else:
+                    next(steps)
+            except StopIteration as done:
+                return [self._own(out) for out in done.value]
+            yield
 
     async def run_async(
         self, output_names: Sequence[str] | None, input_feed: Mapping[str, Any]

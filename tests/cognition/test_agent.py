@@ -60,31 +60,76 @@ async def test_thousand_concurrent_infers_are_answered_and_stored(model_path, fa
         assert agent.statistics().commits < 1000  # concurrent calls shared commits
 
 
+class _SpySession:
+    """A session stand-in that records the thread of every run and the ticks of a ticker task seen while a run
+    in slices was in progress."""
+
+    def __init__(self, session, ticker) -> None:
+        self._session = session
+        self._ticker = ticker
+        self.threads: list[int] = []
+        self.sliced_ticks: list[int] = []
+
+    def __getattr__(self, name):
+        return getattr(self._session, name)
+
+    def run(self, names, feeds):
+        import threading
+
+        self.threads.append(threading.get_ident())
+        return self._session.run(names, feeds)
+
+    def run_in_slices(self, names, feeds, slice_s):
+        import threading
+
+        self.threads.append(threading.get_ident())
+        inner = self._session.run_in_slices(names, feeds, slice_s)
+
+        def steps():
+            before = self._ticker[0]
+            result = yield from inner
+            self.sliced_ticks.append(self._ticker[0] - before)
+            return result
+
+        return steps()
+
+
 @pytest.mark.parametrize("alone_max_s", [0.0, 10.0])
-async def test_inline_alone_runs_a_lone_call_on_the_loop_only(model_path, samples, alone_max_s) -> None:
+async def test_inline_alone_runs_a_lone_call_on_the_loop_in_slices(model_path, samples, alone_max_s) -> None:
     import threading
 
-    config = AgentConfig(inline_max_s=0.0, inline_alone_max_s=alone_max_s, cache_size=0)
+    config = AgentConfig(inline_max_s=0.0, inline_alone_max_s=alone_max_s, inline_slice_s=1e-9, cache_size=0)
     inputs = _stream(samples, 40)
+    ticks = [0]
     async with Agent(model_path, memory=":memory:", config=config) as agent:
         runner = agent._models.system1
-        threads: list[int] = []
-        real = runner.run_sync
+        spy = runner.session = _SpySession(runner.session, ticks)
+        reference = InferenceSession(model_path)
+        done = trio.Event()
 
-        def spy(feeds):
-            threads.append(threading.get_ident())
-            return real(feeds)
+        async def ticker() -> None:
+            while not done.is_set():
+                ticks[0] += 1
+                await trio.lowlevel.checkpoint()
 
-        runner.run_sync = spy  # type: ignore[method-assign]
-        for x in inputs[:5]:
-            await agent.infer(x)  # one call in flight at a time
-        on_loop = [t == threading.get_ident() for t in threads]
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(ticker)
+            for x in inputs[:5]:  # one call in flight at a time
+                thought = await agent.infer(x)
+                expected = reference.run(None, {"pixels": x[None]})[-1][0]
+                np.testing.assert_allclose(thought.output, expected, rtol=1e-5, atol=1e-6)
+            done.set()
+        on_loop = [t == threading.get_ident() for t in spy.threads]
         assert all(on_loop) if alone_max_s else not any(on_loop)
-        threads.clear()
+        if alone_max_s:  # the loop served the ticker between the run's slices (one node per slice here)
+            assert len(spy.sliced_ticks) == 5 and min(spy.sliced_ticks) >= 2
+        else:
+            assert spy.sliced_ticks == []
+        spy.threads.clear()
         async with trio.open_nursery() as nursery:
             for x in inputs[5:]:
                 nursery.start_soon(agent.infer, x)
-        assert sum(t != threading.get_ident() for t in threads) >= len(inputs[5:]) - 1  # concurrent: threads
+        assert sum(t != threading.get_ident() for t in spy.threads) >= len(inputs[5:]) - 1  # concurrent: threads
         assert agent.memory.episodic.count() == len(inputs)
 
 

@@ -198,3 +198,40 @@ def test_intra_op_threads_option_runs_and_gives_the_same_outputs() -> None:
     default = InferenceSession(mlp_model().SerializeToString()).run(None, {"x": x})
     for a, b in zip(one, default, strict=True):
         np.testing.assert_allclose(a, b, rtol=1e-6)
+
+
+def _drain(steps) -> tuple[int, list[np.ndarray]]:
+    slices = 0
+    while True:
+        try:
+            next(steps)
+        except StopIteration as done:
+            return slices + 1, done.value
+        slices += 1
+
+
+@pytest.mark.parametrize("level", [GraphOptimizationLevel.ORT_DISABLE_ALL, GraphOptimizationLevel.ORT_ENABLE_ALL])
+def test_run_in_slices_matches_run_and_yields_between_nodes(level) -> None:
+    options = SessionOptions()
+    options.graph_optimization_level = level
+    options.intra_op_num_threads = 1
+    session = InferenceSession(mlp_model().SerializeToString(), options)
+    x = np.random.default_rng(1).normal(size=(2, 8)).astype(np.float32)
+    expected = session.run(["probs", "logits"], {"x": x})
+    slices, outs = _drain(session.run_in_slices(["probs", "logits"], {"x": x}, slice_s=1e-9))
+    assert slices == len(session._plan.steps)  # one node per slice with a tiny slice
+    for got, want in zip(outs, expected, strict=True):
+        np.testing.assert_array_equal(got, want)
+    slices, outs = _drain(session.run_in_slices(None, {"x": x}, slice_s=10.0))
+    assert slices == 1 and len(outs) == len(session.get_outputs())
+    np.testing.assert_array_equal(outs[-1], expected[0])
+
+
+def test_run_in_slices_checks_feeds_and_slice_before_running() -> None:
+    session = InferenceSession(mlp_model().SerializeToString())
+    with pytest.raises(InvalidInputError, match="dtype"):
+        session.run_in_slices(None, {"x": np.zeros((1, 8), np.float64)})  # raised at the call, not at next()
+    with pytest.raises(InvalidInputError, match="slice_s"):
+        session.run_in_slices(None, {"x": np.zeros((1, 8), np.float32)}, slice_s=0)
+    with pytest.raises(InvalidInputError, match="unknown output"):
+        session.run_in_slices(["nope"], {"x": np.zeros((1, 8), np.float32)})
