@@ -34,7 +34,7 @@ from .errors import (
     UnknownIdError,
 )
 from .hnsw_index import HnswParams, Space
-from .records import UNSET, Consolidation, EncodedEpisode, Episode, NewEpisode
+from .records import UNSET, Consolidation, EncodedEpisode, Episode, NewEpisode, StoredInput
 from .semantic import Concept, Relation, SemanticMemory
 from .state import StateStore
 from .working import WorkingItem, WorkingMemory
@@ -166,6 +166,7 @@ __all__ = [
     "Relation",
     "SemanticMemory",
     "StateStore",
+    "StoredInput",
     "UnknownIdError",
     "WorkingItem",
     "WorkingMemory",

@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any, ParamSpec, TypeVar
 import anyio
 import anyio.to_thread
 
-from .records import EncodedEpisode, Episode, NewEpisode
+from .records import EncodedEpisode, Episode, NewEpisode, StoredInput
 
 if TYPE_CHECKING:
     from . import Memory
@@ -67,6 +67,9 @@ class AsyncEpisodic:
 
     async def commit(self, new: Sequence[NewEpisode | EncodedEpisode]) -> list[int]:
         return await _run(self._limiters, True, self.sync.commit, new)
+
+    async def store_input(self, value: Any, *, digest: bytes | None = None) -> StoredInput:
+        return await _run(self._limiters, True, self.sync.store_input, value, digest=digest)
 
     async def add(self, vector: Any, **fields: Any) -> int:
         return await _run(self._limiters, True, self.sync.add, vector, **fields)

@@ -27,9 +27,15 @@ from . import codec
 Rows = list[tuple[Any, ...]]
 Source = str | Path | Callable[[str, Sequence[Any]], Rows]
 
+#: An episode's input: its own column, or, when that is NULL, the ``episode_inputs`` row of its digest (an input
+#: committed ahead by ``EpisodicMemory.store_input``; one primary-key probe).
+INPUT = (
+    "COALESCE(episodes.input,"
+    " (SELECT i.input FROM episode_inputs AS i WHERE i.digest = episodes.input_digest))"
+)
 #: The oldest new (not consolidated) episodes, with what importance scoring needs and the payloads.
 NEW_EPISODES = (
-    "SELECT id, time, confidence, label, reward, access_count, vector, input, output FROM episodes"
+    f"SELECT id, time, confidence, label, reward, access_count, vector, {INPUT}, output FROM episodes"
     " WHERE consolidation = 0 ORDER BY time, id LIMIT ?"
 )
 #: Labelled episodes in a state, most important first (replay's candidates).
@@ -42,7 +48,7 @@ LEAST_IMPORTANT = "SELECT id, importance FROM episodes WHERE consolidation = ? O
 #: Concepts whose name matches a ``LIKE`` pattern (escape character ``\\``), by id.
 CONCEPTS_LIKE = "SELECT id, name, prototype FROM concepts WHERE name LIKE ? ESCAPE '\\' ORDER BY id"
 #: The stored inputs of episodes by id (a JSON list of ids).
-INPUTS = "SELECT id, input FROM episodes WHERE id IN (SELECT value FROM json_each(?))"
+INPUTS = f"SELECT id, {INPUT} FROM episodes WHERE id IN (SELECT value FROM json_each(?))"
 
 
 def query(source: Source, sql: str, params: Sequence[Any] = ()) -> Rows:

@@ -39,6 +39,7 @@ from .records import (
     EncodedEpisode,
     Episode,
     NewEpisode,
+    StoredInput,
     Unset,
     episode_filter,
     episode_from_row,
@@ -52,6 +53,21 @@ from .schema import episodes
 _DELETE = "DELETE FROM episodes WHERE id IN (SELECT value FROM json_each(?))"
 _EXISTING = "SELECT id FROM episodes WHERE id IN (SELECT value FROM json_each(?))"
 _INSERT = f"INSERT INTO episodes ({', '.join(ENCODED_COLUMNS)}) VALUES ({', '.join('?' * len(ENCODED_COLUMNS))})"
+_STORE_INPUT = "INSERT OR IGNORE INTO episode_inputs (digest, input) VALUES (?, ?)"
+_HAS_INPUT = "SELECT 1 FROM episode_inputs WHERE digest = ?"
+#: The stored inputs that only the episodes about to be deleted (``?1``, their ids) refer to: run before
+#: deleting them, in the same transaction (the digest's index makes each NOT EXISTS a probe).
+_DROP_INPUTS = (
+    "DELETE FROM episode_inputs WHERE digest IN"
+    " (SELECT input_digest FROM episodes WHERE id IN (SELECT value FROM json_each(?1)))"
+    " AND NOT EXISTS (SELECT 1 FROM episodes AS e WHERE e.input_digest = episode_inputs.digest"
+    " AND e.id NOT IN (SELECT value FROM json_each(?1)))"
+)
+#: Stored inputs no episode refers to: a process that stopped between ``store_input`` and the episode's commit
+_SWEEP_INPUTS = (
+    "DELETE FROM episode_inputs WHERE NOT EXISTS"
+    " (SELECT 1 FROM episodes AS e WHERE e.input_digest = episode_inputs.digest)"
+)
 
 
 class EpisodicMemory(EpisodeSearch):
@@ -82,6 +98,8 @@ class EpisodicMemory(EpisodeSearch):
                 if isinstance(dim, bool) or not isinstance(dim, int) or dim < 1:
                     raise InvalidVectorError(f"dim must be a positive int, got {dim!r}")
                 self._dim = db.write(lambda c: self._claim_dim(c, dim))
+        # another process's input committed ahead of its episode may be swept too: that commit stores it again
+        db.write_dbapi(lambda c: c.execute(_SWEEP_INPUTS))
         if self._dim is not None:
             self._open_index()
 
@@ -95,6 +113,37 @@ class EpisodicMemory(EpisodeSearch):
     def add(self, vector: Any, **fields: Any) -> int:
         """Store one episode and return its id; ``fields`` are those of :class:`NewEpisode`."""
         return self.add_many([NewEpisode(vector=vector, **fields)])[0]
+
+    def store_input(
+        self, value: codec.Payload, *, digest: bytes | None = None, wait: bool | float = True
+    ) -> StoredInput:
+        """Commit an episode's input ahead of the episode, in its own transaction; give the result as
+        ``NewEpisode(input=...)`` to :meth:`commit` or :meth:`add_many` later.
+
+        An agent knows the input long before the answer: committing a large input (100 KB+) here, from a
+        worker thread while the model runs, takes its pages off the answer's commit (110 KB: this call ~200 µs,
+        then the episode's commit ~65 µs against ~255 µs with the input in its row). The
+        input is stored once per distinct value (by :func:`codec.digest`) and lives while an episode refers to
+        it: forgetting the last such episode deletes it, and so does the next open if no episode ever came.
+
+        Arguments:
+            value: the input, an array or bytes (as ``NewEpisode.input``).
+            digest: ``codec.digest(value)`` when the caller has it (skips hashing; not checked).
+            wait: as for :meth:`commit`.
+
+        Raises:
+            InvalidMemoryInputError: None, an array that cannot be stored without a pickle, a digest that is
+                not 16 bytes; nothing is written.
+            DatabaseBusyError: the write lock stayed taken (per ``wait``).
+
+        Example::
+
+            stored = memory.episodic.store_input(x)            # while the model runs
+            memory.episodic.commit([NewEpisode(vector=v, input=stored, output=y)])
+        """
+        stored = StoredInput.encode(value, digest=digest)
+        self._db.write_dbapi(lambda c: c.execute(_STORE_INPUT, (stored.digest, stored.blob)), wait=wait)
+        return stored
 
     def add_many(self, new: Sequence[NewEpisode | EncodedEpisode]) -> list[int]:
         """Store episodes in one transaction, add their index points, and return their ids in order.
@@ -124,7 +173,8 @@ class EpisodicMemory(EpisodeSearch):
         lock (~30 µs for one episode, against ~400 µs for :meth:`add_many` with its SQLAlchemy transaction
         and HNSW insert). When this returns, the rows are committed (durable per ``synchronous``); the index
         catches up on :meth:`sync`, on the next search, or on the next open. Checks as :meth:`add_many`:
-        a bad episode raises and nothing is written.
+        a bad episode raises and nothing is written. An episode whose input is a :class:`StoredInput` costs one
+        more primary-key probe (its input is written again if it was deleted since :meth:`store_input`).
 
         ``wait=False``: raise DatabaseBusyError at once rather than wait while another thread or process
         holds the write lock; ``wait=seconds``: wait that long at most for another thread of this process
@@ -161,8 +211,12 @@ class EpisodicMemory(EpisodeSearch):
             self._dim = dim
         self._ensure_index()
         values = [e.values for e in encoded]
+        stored = {e.stored_input.digest: e.stored_input.blob for e in encoded if e.stored_input is not None}
 
         def insert(conn: sqlite3.Connection) -> list[int]:
+            for digest, blob in stored.items():  # deleted since store_input (a forget, a sweep): store it again
+                if conn.execute(_HAS_INPUT, (digest,)).fetchone() is None:
+                    conn.execute(_STORE_INPUT, (digest, blob))
             if len(values) == 1:
                 last = conn.execute(_INSERT, values[0]).lastrowid
             else:
@@ -269,14 +323,15 @@ class EpisodicMemory(EpisodeSearch):
         self._db.write_dbapi(lambda c: self._require_changed(c, ids, c.executemany(sql, rows).rowcount), wait=wait)
 
     def forget(self, ids: Iterable[int], *, wait: bool | float = True) -> None:
-        """Delete episodes: their rows, then their index points. Unknown ids raise and delete nothing.
-        ``wait``: as for :meth:`commit`."""
+        """Delete episodes: their rows and the stored inputs no other episode refers to, then their index
+        points. Unknown ids raise and delete nothing. ``wait``: as for :meth:`commit`."""
         ids = id_list(ids)
         if not ids:
             return
         param = bulk.ids_param(ids)
 
         def delete(conn: sqlite3.Connection) -> None:
+            conn.execute(_DROP_INPUTS, (param,))
             self._require_changed(conn, ids, conn.execute(_DELETE, (param,)).rowcount, distinct=True)
 
         self._db.write_dbapi(delete, wait=wait)

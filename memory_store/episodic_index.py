@@ -23,12 +23,18 @@ from . import codec
 from .database import Database
 from .hnsw_index import EpisodeIndex, HnswParams, Space, remove_stale_temporaries
 from .records import padded
-from .schema import episodes
+from .schema import episode_inputs, episodes
 
 _REBUILD_CHUNK = 20_000
 
+#: An episode's input: its own column, or, when that is NULL, the ``episode_inputs`` row of its digest (an input
+#: committed ahead by ``store_input``; one primary-key probe, skipped for rows that hold their input).
+INPUT = func.coalesce(
+    episodes.c.input,
+    select(episode_inputs.c.input).where(episode_inputs.c.digest == episodes.c.input_digest).scalar_subquery(),
+).label("input")
 SUMMARY = [c for c in episodes.c if c.name not in ("input", "output", "vector")]
-FULL = list(episodes.c)
+FULL = [INPUT if c.name == "input" else c for c in episodes.c]
 NEWEST = select(func.max(episodes.c.id))
 COUNT = select(func.count()).select_from(episodes)
 BY_IDS = {

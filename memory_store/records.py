@@ -35,17 +35,48 @@ UNSET = Unset.UNSET
 
 
 @dataclass(frozen=True, slots=True)
+class StoredInput:
+    """An input committed ahead of its episode by :meth:`EpisodicMemory.store_input`; give it as
+    ``NewEpisode(input=...)`` and the episode's row refers to it by digest instead of holding it.
+
+    ``digest`` is :func:`codec.digest` of the input, ``blob`` its :func:`codec.encode_payload` bytes. The blob
+    travels with the episode: if the stored input was deleted before the episode's commit (forgetting the last
+    episode that shared it, or an open's sweep of inputs no episode refers to), that commit stores it again.
+    """
+
+    digest: bytes
+    blob: bytes
+
+    def __post_init__(self) -> None:
+        check_digest(self.digest, "StoredInput.digest")
+        if not isinstance(self.blob, bytes):
+            raise InvalidMemoryInputError(f"StoredInput.blob must be bytes, got {type(self.blob).__name__}")
+
+    @classmethod
+    def encode(cls, value: codec.Payload, *, digest: bytes | None = None) -> StoredInput:
+        """Check and encode an input (an array or bytes); ``digest``: its :func:`codec.digest`, when the
+        caller has it. Raises InvalidMemoryInputError for None, an array numpy cannot store without a pickle,
+        or a digest that is not 16 bytes."""
+        if value is None:
+            raise InvalidMemoryInputError("a stored input must be an array or bytes, got None")
+        blob = codec.encode_payload(value, what="input")
+        assert blob is not None
+        return cls(codec.digest(value) if digest is None else digest, blob)
+
+
+@dataclass(frozen=True, slots=True)
 class NewEpisode:
     """An episode to store: its vector and what the agent knows about it.
 
     ``input``/``output`` are arrays (stored as compressed ``.npy``, no pickles) or bytes; the input's digest
     (:func:`codec.digest`) is computed for :meth:`EpisodicMemory.find_input`, unless ``input_digest`` gives
-    it (a caller that already hashed the input: it must equal ``codec.digest(input)``). ``time`` defaults to
-    now (Unix seconds).
+    it (a caller that already hashed the input: it must equal ``codec.digest(input)``). ``input`` may also be
+    a :class:`StoredInput` (committed ahead by :meth:`EpisodicMemory.store_input`): the row then leaves its
+    ``input`` column NULL and takes the stored input's digest. ``time`` defaults to now (Unix seconds).
     """
 
     vector: Any
-    input: codec.Payload = None
+    input: codec.Payload | StoredInput = None
     output: codec.Payload = None
     route: str = ""
     confidence: float | None = None
@@ -59,15 +90,27 @@ class NewEpisode:
         """Check and encode this episode for the ``episodes`` table (vector, payloads, digest).
 
         Raises InvalidVectorError (size other than ``dim``, NaN, infinity, beyond float16) or
-        InvalidMemoryInputError (a bad field) before anything is written.
+        InvalidMemoryInputError (a bad field, or an ``input_digest`` other than a stored input's) before
+        anything is written.
         """
         if not isinstance(self.route, str):
             raise InvalidMemoryInputError(f"route must be a str, got {self.route!r}")
         size, blob = codec.vector_blob(self.vector, dim, what="episode vector")
+        stored = None
+        if isinstance(self.input, StoredInput):
+            stored = self.input
+            if self.input_digest is not None and check_digest(self.input_digest) != stored.digest:
+                raise InvalidMemoryInputError(
+                    f"input_digest {self.input_digest.hex()} differs from the stored input's {stored.digest.hex()}"
+                )
+            digest, input_blob = stored.digest, None
+        else:
+            digest = codec.digest(self.input) if self.input_digest is None else check_digest(self.input_digest)
+            input_blob = codec.encode_payload(self.input, what="input")
         values = (
             now if self.time is None else finite(self.time, "time", InvalidMemoryInputError),
-            codec.digest(self.input) if self.input_digest is None else self._given_digest(),
-            codec.encode_payload(self.input, what="input"),
+            digest,
+            input_blob,
             codec.encode_payload(self.output, what="output"),
             self.route,
             optional_finite(self.confidence, "confidence"),
@@ -76,13 +119,14 @@ class NewEpisode:
             finite(self.importance, "importance", InvalidMemoryInputError),
             blob,
         )
-        return EncodedEpisode(size, values)
+        return EncodedEpisode(size, values, stored)
 
-    def _given_digest(self) -> bytes:
-        d = self.input_digest
-        if not isinstance(d, bytes) or len(d) != codec.DIGEST_SIZE:
-            raise InvalidMemoryInputError(f"input_digest must be {codec.DIGEST_SIZE} bytes, got {d!r}")
-        return d
+
+def check_digest(value: Any, name: str = "input_digest") -> bytes:
+    """``value`` if it is a digest (:data:`codec.DIGEST_SIZE` bytes), else InvalidMemoryInputError."""
+    if not isinstance(value, bytes) or len(value) != codec.DIGEST_SIZE:
+        raise InvalidMemoryInputError(f"{name} must be {codec.DIGEST_SIZE} bytes, got {value!r}")
+    return value
 
 
 #: The columns of :attr:`EncodedEpisode.values`, in order.
@@ -103,10 +147,12 @@ ENCODED_COLUMNS = (
 @dataclass(frozen=True, slots=True)
 class EncodedEpisode:
     """A checked episode in its stored form (:meth:`EpisodicMemory.encode`): ``dim`` and the row's
-    ``values`` in :data:`ENCODED_COLUMNS` order. Committing it cannot fail on its content."""
+    ``values`` in :data:`ENCODED_COLUMNS` order; ``stored_input``: the input committed ahead that the row
+    refers to (its ``input`` value is then None). Committing it cannot fail on its content."""
 
     dim: int
     values: tuple[Any, ...]
+    stored_input: StoredInput | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -63,6 +63,17 @@ episodes = Table(
     sqlite_autoincrement=True,
 )
 
+#: Inputs committed ahead of their episodes (added by revision 0004), one row per distinct input: an episode
+#: whose ``input`` is NULL reads its input here by ``input_digest``. A rowid table keyed by an automatic
+#: unique index on ``digest``, not WITHOUT ROWID: with rows of 100 KB+ a WITHOUT ROWID b-tree carries the
+#: rows' local parts in its interior pages, and a probe measured 87 µs against 7 µs here.
+episode_inputs = Table(
+    "episode_inputs",
+    metadata,
+    Column("digest", LargeBinary(16), primary_key=True),  # codec.digest of the input, as episodes.input_digest
+    Column("input", LargeBinary, nullable=False),  # codec.encode_payload bytes, as episodes.input
+)
+
 concepts = Table(
     "concepts",
     metadata,
@@ -111,6 +122,7 @@ __all__ = [
     "NAMING_CONVENTION",
     "concept_uses",
     "concepts",
+    "episode_inputs",
     "episodes",
     "learner_state",
     "metadata",

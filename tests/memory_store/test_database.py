@@ -79,6 +79,7 @@ def test_exported_names() -> None:
         "Relation",
         "SemanticMemory",
         "StateStore",
+        "StoredInput",
         "UnknownIdError",
         "WorkingItem",
         "WorkingMemory",

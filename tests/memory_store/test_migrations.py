@@ -16,6 +16,7 @@ from sqlalchemy import Connection, Row, create_engine, text
 
 import memory_store
 import migrations
+from memory_store import NewEpisode, codec
 from memory_store.schema import metadata
 
 
@@ -30,6 +31,7 @@ RELEASED = {
     "0001_initial_schema.py": "60898f387a68e269b9243e12f15df7fb8f7befb066c66a4fd0f0fd1e4577124b",
     "0002_episode_reward_consolidation.py": "25b50443571038b1fe15091d4c4758250f6d39e8357a49bea75736ebf4e3a90e",  # noqa: E501
     "0003_learner_state.py": "28e45505495c6f688c5ba604bd1d600f654a3d16772b53a78127330d9f1f5b41",
+    "0004_episode_inputs.py": "a6dd1b7b9381c53387b13bb25c583f16a449c6a3c259ed90bf15111643f016d7",
 }
 
 
@@ -47,8 +49,8 @@ def test_released_revisions_are_unchanged() -> None:
 def test_migrations_run_from_the_package_without_alembic_ini() -> None:
     config = migrations.alembic_config()
     assert Path(config.get_main_option("script_location") or "") == migrations.MIGRATIONS_DIR
-    assert migrations.head_revision() == "0003"
-    assert migrations.known_revisions() == {"0001", "0002", "0003"}
+    assert migrations.head_revision() == "0004"
+    assert migrations.known_revisions() == {"0001", "0002", "0003", "0004"}
 
 
 def test_upgrade_from_the_first_revision_keeps_every_row(tmp_path: Path) -> None:
@@ -133,3 +135,59 @@ def test_learner_state_survives_reopening(db_path: Path) -> None:
     with memory_store.open_memory(db_path) as memory:
         assert memory.state.get_many(["learner", "system1", "absent"]) == {"learner": b"newer", "system1": b"latent"}
         assert memory.state.get("absent") is None and memory.state.keys() == ["learner", "system1"]
+
+
+def _inputs_in_rows(path: Path) -> dict[int, Any]:
+    with sqlite3.connect(path) as conn:
+        return {i: codec.decode_payload(b) for i, b in conn.execute("SELECT id, input FROM episodes ORDER BY id")}
+
+
+def test_0004_keeps_inputs_readable_both_ways(tmp_path: Path) -> None:
+    path = tmp_path / "at_0003.db"
+    rng = np.random.default_rng(7)
+    old = {i: rng.standard_normal((96, 288)).astype(np.float32) for i in (1, 2)} | {3: b"raw", 4: None}
+    engine = create_engine(f"sqlite:///{path}")
+    with engine.begin() as conn:
+        migrations.upgrade(conn, "0003")
+        conn.execute(text("INSERT INTO ronn_meta VALUES ('application', 'ronn'), ('episode_dim', '4')"))
+        conn.execute(text("INSERT INTO ronn_meta VALUES ('episode_space', 'l2')"))
+        for i, x in old.items():
+            conn.execute(
+                text("INSERT INTO episodes (id, time, input_digest, input, vector) VALUES (:i, :i, :d, :x, :v)"),
+                {"i": i, "d": codec.digest(x), "x": codec.encode_payload(x), "v": np.ones(4, "<f2").tobytes()},
+            )
+    engine.dispose()
+
+    def check(memory: memory_store.Memory, want: dict[int, Any]) -> None:
+        for episode in memory.episodic.get(list(want)):
+            expected = want[episode.id]
+            if isinstance(expected, np.ndarray):
+                assert isinstance(episode.input, np.ndarray) and episode.input.dtype == expected.dtype
+                np.testing.assert_array_equal(episode.input, expected)
+            else:
+                assert episode.input == expected
+
+    with memory_store.open_memory(path) as memory:  # upgrades to 0004: the rows keep their inputs
+        check(memory, old)
+        new = rng.standard_normal((96, 288)).astype(np.float32)
+        [eid] = memory.episodic.commit([NewEpisode(vector=np.ones(4), input=memory.episodic.store_input(new))])
+        check(memory, {**old, eid: new})
+    assert _inputs_in_rows(path)[eid] is None  # at 0004 the new input lives in episode_inputs
+
+    engine = create_engine(f"sqlite:///{path}")
+    with engine.begin() as conn:
+        from alembic import command
+
+        command.downgrade(migrations.alembic_config(conn), "0003")
+        assert "episode_inputs" not in set(conn.execute(text("SELECT name FROM sqlite_master")).scalars())
+    engine.dispose()
+    rows = _inputs_in_rows(path)  # what RONN at 0003 reads: every input back in its row
+    for i, x in {**old, eid: new}.items():
+        if isinstance(x, np.ndarray):
+            np.testing.assert_array_equal(rows[i], x)
+        else:
+            assert rows[i] == x
+
+    with memory_store.open_memory(path) as memory:  # and up again
+        check(memory, {**old, eid: new})
+        assert memory.db.read(lambda c: c.execute(text("SELECT count(*) FROM episode_inputs")).scalar()) == 0
