@@ -7,10 +7,12 @@ the System 1 / System 2 cascade on the digits stream.
 1. Overhead: one caller, distinct inputs, file-backed memory, the exact cache off and routing pinned to one
    system whose model is the measured model itself (so the difference is the agent: perception, routing,
    novelty search, episode row and its commit). Median ``infer`` minus median ``session.run`` (the two
-   alternating call by call), durable, deferred, and durable with ``inline_alone_max_s`` (a lone call runs on
-   the event loop, not in a worker thread), on the digits MLP (64-64-10), on a 1024-2048x8-10 MLP built here
-   (memory-bound: 130 MB of weights streamed per call, ~5 ms) and on a six-layer CNN on 3x96x96 inputs built
-   here (compute-bound, ~9 ms, 110 KB inputs: each episode hashes and stores its input).
+   alternating call by call), durable (the default: a lone call runs its model on the event loop in slices
+   and, for a model of 2 ms or more, stores its input meanwhile), deferred, and durable with
+   ``inline_alone_max_s=0`` (every model slower than ``inline_max_s`` in a worker thread), on the digits MLP
+   (64-64-10), on a 1024-2048x8-10 MLP built here (memory-bound: 130 MB of weights streamed per call, ~6 ms)
+   and on a six-layer CNN on 3x96x96 inputs built here (compute-bound, ~8 ms, 110 KB inputs: each episode
+   hashes and stores its input).
 2. Throughput: 1,000 tasks call ``infer`` at once (default routing, QAT System 1, durable commits).
 3. Cascade: the 360 held-out digits streamed with label feedback; accuracy and System 1 share against
    System 2 alone, with System 1 = the QAT model ternarized, and with the default (post-training ternary).
@@ -125,8 +127,8 @@ async def agent_median(model: Path, xs: list[np.ndarray], variant: str, folder: 
     """Median ``infer`` and median bare ``session.run``, the two alternating call by call (each on its own
     input), so both see the same machine load."""
     durability = "deferred" if variant == "deferred" else "durable"
-    alone = 10.0 if variant == "durable_inline_alone" else 0.0
-    config = AgentConfig(durability=durability, inline_alone_max_s=alone, **PINNED)  # type: ignore[arg-type]
+    options = {"inline_alone_max_s": 0.0} if variant == "durable_threads" else {}
+    config = AgentConfig(durability=durability, **options, **PINNED)  # type: ignore[arg-type]
     session = InferenceSession(model)
     name = session.get_inputs()[0].name
     async with Agent(session, memory=folder / f"{model.stem}-{variant}.db", fast_model=session, config=config) as agent:
@@ -148,7 +150,7 @@ def overhead(model: Path, n: int, folder: Path) -> dict[str, float]:
     session = InferenceSession(model)
     xs = _inputs(session, n)
     out = {}
-    for variant in ("durable", "deferred", "durable_inline_alone"):
+    for variant in ("durable", "deferred", "durable_threads"):
         median, bare = trio.run(agent_median, model, xs, variant, folder)
         out[f"bare_run_us ({variant})"] = bare * 1e6
         out[f"infer_{variant}_us"] = median * 1e6

@@ -22,6 +22,7 @@ import anyio.to_thread
 import numpy as np
 
 import memory_store
+from memory_store import StoredInput
 from engine.errors import InvalidInputError
 
 from .config import ROUTES, AgentConfig, AgentStatistics, LatencySummary, SleepReport, Thought
@@ -29,12 +30,15 @@ from .consolidation import SleepEngine, SleepScheduler
 from .episodes import EpisodeWriter, episode
 from .errors import AgentNotRunningError, BackgroundTaskError
 from .feedback import Feedback, open_learning, save_learning
+from .input_job import InputJob, InputThread
 from .models import Models, build_models
 from .router import HRM
 from .systems import Answer, System1
 from .vectors import Projection, VectorWindow
 
 _LATENCY_WINDOW = 10_000
+#: a lone call on a model at least this slow builds its percept and stores its input while the model runs
+OVERLAP_MIN_S = 0.002
 
 
 class Agent:
@@ -145,6 +149,8 @@ class Agent:
             self.memory, self._writer, self._hrm, self._system1, self._adaptation, self._limiter
         )
         self._escalations = self._budget_limited = self._active = 0
+        # one thread for lone calls' input jobs (cognition/input_job.py); they do not overlap each other
+        self._input_thread = InputThread()
         self._tg = anyio.create_task_group()
         await self._tg.__aenter__()
         try:
@@ -156,6 +162,7 @@ class Agent:
             self._tg.cancel_scope.cancel()
             await self._tg.__aexit__(type(exc), exc, exc.__traceback__)
             await anyio.to_thread.run_sync(self._close_memory)
+            self._input_thread.close()
             raise
         self._running = True
         return self
@@ -177,6 +184,8 @@ class Agent:
                     try:
                         await save_learning(self._adaptation, self.memory)  # fast weights since the last sleep
                     finally:
+                        # an input job of a cancelled call may still be storing: let it finish first
+                        await anyio.to_thread.run_sync(self._input_thread.close)
                         await anyio.to_thread.run_sync(self._close_memory)
         if exc is None:
             self._writer.check()  # a deferred commit that failed must not pass silently
@@ -217,22 +226,47 @@ class Agent:
 
     async def _infer(self, x: Any, budget_s: float | None) -> Thought:
         start = time.perf_counter()
-        percept = self._models.perception.perceive(x)
+        perception = self._models.perception
+        feeds = perception.check(x)
         budget = self.config.budget_s if budget_s is None else budget_s
         if budget is not None and not (isinstance(budget, int | float) and budget > 0):
             raise InvalidInputError(f"budget_s must be a number > 0, got {budget!r}")
         hrm = self._hrm
+        alone = self._active == 1
+        runner = self._system1.runner
+        job: InputJob | None = None
+        stored: StoredInput | None = None
+        if runner.in_slices(alone) and hrm.system1_latency.value >= OVERLAP_MIN_S:
+            # digest, statistics and the input's commit on the other core while the model runs on the loop
+            job = InputJob(feeds, self.memory.episodic, store=True).start(self._input_thread)
+            percept = None
+            answer = None
+        else:
+            percept = perception.percept(feeds)
+            answer = self._system1.cached(percept.digest)
         c_rank = n_rank = 0.0
+        checkpoints = runner.checkpoints
         s1_record: tuple[float, int, str] | None = None
-        answer = self._system1.cached(percept.digest)
+        s1: Answer | None = None
+        probe: _CacheProbe | None = None
+        if answer is None:
+            limited = budget is not None and hrm.system1_latency.value > budget
+            t = time.perf_counter()
+            probe = None if job is None else _CacheProbe(self._system1, job)
+            s1 = await runner.run(feeds, alone=alone, stop=probe)
+            if s1 is not None:
+                hrm.system1_latency.add(time.perf_counter() - t)
+        if job is not None:
+            percept, stored = await job.result()
+            if s1 is None:  # stopped between slices: the input is in the exact cache
+                assert probe is not None
+                answer = probe.answer
+        assert percept is not None
         if answer is not None:
             route, reason = "cache", "exact cache hit"
             vector = self._projection(answer.features)
         else:
-            limited = budget is not None and hrm.system1_latency.value > budget
-            t = time.perf_counter()
-            s1 = await self._system1.runner.run(percept.feeds, alone=self._active == 1)
-            hrm.system1_latency.add(time.perf_counter() - t)
+            assert s1 is not None
             vector = self._projection(s1.features)
             c_rank, n_rank = hrm.score(percept.complexity, self._window.distance(vector))
             self._window.add(vector)
@@ -247,7 +281,8 @@ class Agent:
                     reason += "; near-duplicate of a System 2 answer in working memory"
                 else:
                     t = time.perf_counter()
-                    s2 = await self._models.system2.run(percept.feeds, alone=self._active == 1)
+                    s2 = await self._models.system2.run(feeds, alone=self._active == 1)
+                    assert s2 is not None
                     hrm.system2_latency.add(time.perf_counter() - t)
                     answer, route = _with_features(s2, s1.features), "system2"
                 self._system1.remember(percept.digest, answer, from_system2=True, vector=vector)
@@ -259,11 +294,12 @@ class Agent:
             self._budget_limited += limited or decision.budget_limited
             s1_record = (s1.confidence, s1.prediction, route)
         encoded = self.memory.episodic.encode(
-            episode(vector, percept.feeds, answer.output, route, answer.confidence, percept.digest)
+            episode(vector, feeds, answer.output, route, answer.confidence, percept.digest, stored)
         )
-        ticket = await self._writer.submit(encoded, alone=self._active == 1)
+        # a run in slices has passed checkpoints: the commit need not add one
+        ticket = await self._writer.submit(encoded, alone=self._active == 1, checkpoint=runner.checkpoints == checkpoints)
         key = ticket.id if ticket.id is not None else ticket
-        self._feedback.remember(key, s1_record, next(iter(percept.feeds.values())), percept.digest)
+        self._feedback.remember(key, s1_record, next(iter(feeds.values())), percept.digest)
         self._scheduler.episode()
         latency = time.perf_counter() - start
         self._routes[route] += 1
@@ -373,6 +409,28 @@ class Agent:
     def _require_started(self) -> None:
         if not hasattr(self, "_writer"):
             raise AgentNotRunningError("statistics() needs an agent that has been entered")
+
+
+class _CacheProbe:
+    """Asked between the slices of a run: looks the input up in the exact cache once its digest is known (the
+    :class:`InputJob` finished) and stops the run on a hit."""
+
+    __slots__ = ("_system1", "_job", "_asked", "answer")
+
+    def __init__(self, system1: System1, job: InputJob) -> None:
+        self._system1 = system1
+        self._job = job
+        self._asked = False
+        self.answer: Answer | None = None
+
+    def __call__(self) -> bool:
+        if self._asked or not self._job.finished:
+            return False
+        self._asked = True
+        percept = self._job.percept
+        if percept is not None:
+            self.answer = self._system1.cached(percept.digest)
+        return self.answer is not None
 
 
 def _with_features(answer: Answer, features: np.ndarray) -> Answer:

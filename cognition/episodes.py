@@ -28,7 +28,7 @@ import anyio.to_thread
 import numpy as np
 from anyio.abc import TaskStatus
 
-from memory_store import DatabaseBusyError, EncodedEpisode, EpisodicMemory, NewEpisode
+from memory_store import DatabaseBusyError, EncodedEpisode, EpisodicMemory, NewEpisode, StoredInput
 
 from .errors import BackgroundTaskError
 
@@ -105,12 +105,13 @@ class EpisodeWriter:
         if self.failure is not None:
             raise BackgroundTaskError(f"a background task of the agent failed: {self.failure!r}") from self.failure
 
-    async def submit(self, episode: EncodedEpisode, *, alone: bool = False) -> Ticket:
+    async def submit(self, episode: EncodedEpisode, *, alone: bool = False, checkpoint: bool = True) -> Ticket:
         """Queue ``episode``; under durable mode return only after its commit.
 
         ``alone``: the caller is the only one producing episodes right now; with an idle writer the row is
         committed here, on the event loop (a group of one, without the two task switches through the
-        writer), followed by one checkpoint.
+        writer), followed by one checkpoint unless ``checkpoint`` is False (the caller has just passed
+        several: its model ran in slices).
         """
         self.check()
         ticket = Ticket(episode)
@@ -123,7 +124,8 @@ class EpisodeWriter:
                         await self._commit([ticket], inline=False)
             finally:
                 self._busy = False
-            await anyio.lowlevel.checkpoint()  # the cancel point (the row is committed whatever happens)
+            if checkpoint:
+                await anyio.lowlevel.checkpoint()  # the cancel point (the row is committed whatever happens)
             await ticket.wait()  # raises if the commit failed; no further checkpoint
             return ticket
         self.pending += 1
@@ -264,13 +266,14 @@ def episode(
     route: str,
     conf: float,
     digest: bytes | None = None,
+    stored: StoredInput | None = None,
 ) -> NewEpisode:
     """The episode of one answer: its vector, the (first) input and the score output. ``digest``: the
-    input's ``codec.digest`` when the caller has it (a single-input percept's digest)."""
-    x = next(iter(feeds.values()))
+    input's ``codec.digest`` when the caller has it (a single-input percept's digest). ``stored``: the input,
+    already committed by :meth:`memory_store.EpisodicMemory.store_input` (the row then refers to it)."""
     return NewEpisode(
         vector=vector,
-        input=x,
+        input=next(iter(feeds.values())) if stored is None else stored,
         output=output,
         route=route,
         confidence=conf if math.isfinite(conf) else None,

@@ -58,6 +58,11 @@ class Perception:
         self.inputs = inputs
 
     def perceive(self, x: Any) -> Percept:
+        """Check ``x`` and build its percept (:meth:`check`, then :meth:`percept`)."""
+        return self.percept(self.check(x))
+
+    def check(self, x: Any) -> dict[str, np.ndarray]:
+        """The session's feeds for one sample ``x``; InvalidInputError naming what is wrong."""
         if isinstance(x, Mapping):
             unknown = set(x) - {v.name for v in self.inputs}
             if unknown:
@@ -68,13 +73,17 @@ class Perception:
             missing = [v.name for v in self.inputs if v.name not in x]
             if missing:
                 raise InvalidInputError(f"missing input(s) {missing}")
-            feeds = {v.name: self._check(v, x[v.name]) for v in self.inputs}
-        elif len(self.inputs) == 1:
-            feeds = {self.inputs[0].name: self._check(self.inputs[0], x)}
-        else:
-            raise InvalidInputError(
-                f"the model has {len(self.inputs)} inputs {[v.name for v in self.inputs]}: pass a dict"
-            )
+            return {v.name: self._check(v, x[v.name]) for v in self.inputs}
+        if len(self.inputs) == 1:
+            return {self.inputs[0].name: self._check(self.inputs[0], x)}
+        raise InvalidInputError(
+            f"the model has {len(self.inputs)} inputs {[v.name for v in self.inputs]}: pass a dict"
+        )
+
+    @staticmethod
+    def percept(feeds: dict[str, np.ndarray]) -> Percept:
+        """Digest and statistics of checked ``feeds`` (thread-safe: an agent may build it in a worker thread
+        while the model runs)."""
         first = next(iter(feeds.values()))
         if len(feeds) == 1:
             digest = codec.digest(first)  # the stored episode's input digest too: the input is hashed once

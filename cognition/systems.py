@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import time
 from collections import OrderedDict
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -62,6 +63,7 @@ class ModelRunner:
         self.inline = True
         self.inline_alone = False  # also inline while no other call is in flight (AgentConfig.inline_alone_max_s)
         self.slice_s = 0.001  # AgentConfig.inline_slice_s
+        self.checkpoints = 0  # taken between slices, all runs together
         self.limiter: anyio.CapacityLimiter | None = None
 
     def probe(self, feeds: dict[str, np.ndarray], repeats: int = 5) -> tuple[float, int]:
@@ -88,10 +90,20 @@ class ModelRunner:
             p = e / e.sum()
         return Answer(output, p, int(p.argmax()), confidence(p, self.measure), self._features(outs, feeds))
 
-    async def run(self, feeds: dict[str, np.ndarray], *, alone: bool = False) -> Answer:
+    def in_slices(self, alone: bool) -> bool:
+        """Whether a call (``alone``: the only one in flight) runs on the event loop in slices."""
+        return alone and self.inline_alone and not self.inline
+
+    async def run(
+        self, feeds: dict[str, np.ndarray], *, alone: bool = False, stop: Callable[[], bool] | None = None
+    ) -> Answer | None:
         """On the event loop when ``inline``; also when ``inline_alone`` and this is the only call in flight, in
         slices of ``slice_s`` with a checkpoint between them (the loop serves its other tasks, and a cancelled
-        call stops between two slices); else in a worker thread under the shared limiter."""
+        call stops between two slices); else in a worker thread under the shared limiter.
+
+        ``stop``: asked between slices; when it returns True the run is abandoned and None returned (the
+        agent stops a run whose input turned out to be in the exact cache).
+        """
         if self.inline:
             return self.run_sync(feeds)
         if alone and self.inline_alone:
@@ -101,6 +113,10 @@ class ModelRunner:
                     next(steps)
                 except StopIteration as done:
                     return self._answer(done.value, feeds)
+                if stop is not None and stop():
+                    steps.close()
+                    return None
+                self.checkpoints += 1
                 await anyio.lowlevel.checkpoint()
         return await anyio.to_thread.run_sync(self.run_sync, feeds, limiter=self.limiter)
 

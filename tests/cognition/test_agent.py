@@ -337,3 +337,59 @@ async def test_wide_features_are_stored_projected(tmp_path) -> None:
         assert nearest[0].id == ids[7] and nearest[0].distance == pytest.approx(0.0, abs=0.5)
     async with Agent(model, memory=db, fast_model=model) as agent:  # reopens with the same projection
         assert (await agent.recall(xs[3], k=1))[0].id == ids[3]
+
+
+async def test_a_lone_slow_call_stores_its_input_while_the_model_runs(model_path, samples, tmp_path, monkeypatch) -> None:
+    import time as _time
+
+    import cognition.agent as agent_module
+
+    monkeypatch.setattr(agent_module, "OVERLAP_MIN_S", 0.0)  # the digits MLP stands in for a slow model
+    config = AgentConfig(inline_max_s=0.0, inline_slice_s=1e-9, near_duplicate_similarity=None)
+    inputs = _stream(samples, 6)
+    path = tmp_path / "agent.db"
+    async with Agent(model_path, memory=path, config=config) as agent:
+        runner = agent._models.system1
+        real = runner.session
+        closed: list[bool] = []
+
+        class SlowSlices:  # every slice takes 5 ms: the input job finishes before the run does
+            def __getattr__(self, name):
+                return getattr(real, name)
+
+            def run_in_slices(self, names, feeds, slice_s):
+                inner = real.run_in_slices(names, feeds, slice_s)
+
+                def steps():
+                    try:
+                        while True:
+                            _time.sleep(0.005)
+                            next(inner)
+                            yield
+                    except StopIteration as done:
+                        closed.append(False)
+                        return done.value
+                    except GeneratorExit:
+                        closed.append(True)
+                        raise
+
+                return steps()
+
+        runner.session = SlowSlices()
+        thoughts = [await agent.infer(x) for x in inputs]
+        assert [t.route for t in thoughts] != ["cache"] * len(inputs) and closed == [False] * len(inputs)
+        again = await agent.infer(inputs[2])  # in the exact cache: the run stops between two slices
+        assert again.route == "cache" and again.prediction == thoughts[2].prediction and closed[-1] is True
+        stored = agent.memory.episodic.get([t.episode_id for t in [*thoughts, again]])
+        for episode, x in zip(stored, [*inputs, inputs[2]], strict=True):
+            np.testing.assert_array_equal(episode.input, x[None])  # read back through episode_inputs
+        raw = agent.memory.db.engine.raw_connection()
+        try:
+            inputs_rows = raw.execute("SELECT count(*) FROM episode_inputs").fetchone()[0]
+            in_row = raw.execute("SELECT count(*) FROM episodes WHERE input IS NOT NULL").fetchone()[0]
+        finally:
+            raw.close()
+        assert inputs_rows == len(inputs) and in_row == 0  # one stored input per distinct input, none in rows
+    async with Agent(model_path, memory=path, config=config) as agent:  # reopened: the inputs are there
+        [first] = agent.memory.episodic.get([thoughts[0].episode_id])
+        np.testing.assert_array_equal(first.input, inputs[0][None])
