@@ -22,8 +22,8 @@ import anyio.to_thread
 import numpy as np
 
 import memory_store
-from memory_store import StoredInput
 from engine.errors import InvalidInputError
+from memory_store import StoredInput
 
 from .config import ROUTES, AgentConfig, AgentStatistics, LatencySummary, SleepReport, Thought
 from .consolidation import SleepEngine, SleepScheduler
@@ -32,8 +32,9 @@ from .errors import AgentNotRunningError, BackgroundTaskError
 from .feedback import Feedback, open_learning, save_learning
 from .input_job import InputJob, InputThread
 from .models import Models, build_models
+from .perception import Percept
 from .router import HRM
-from .systems import Answer, System1
+from .systems import Answer, System1, fingerprint
 from .vectors import Projection, VectorWindow
 
 _LATENCY_WINDOW = 10_000
@@ -234,33 +235,36 @@ class Agent:
         hrm = self._hrm
         alone = self._active == 1
         runner = self._system1.runner
+        system1 = self._system1
         job: InputJob | None = None
         stored: StoredInput | None = None
-        if runner.in_slices(alone) and hrm.system1_latency.value >= OVERLAP_MIN_S:
-            # digest, statistics and the input's commit on the other core while the model runs on the loop
+        percept: Percept | None = None
+        answer: Answer | None = None
+        # past inline_max_s, cache entries carry the input's fingerprint: a call whose fingerprint no entry has
+        # is not cached, and may start its model before the input is hashed
+        input_print = None if runner.inline else fingerprint(next(iter(feeds.values())))
+        if (
+            input_print is not None
+            and runner.in_slices(alone)
+            and hrm.system1_latency.value >= OVERLAP_MIN_S
+            and not system1.may_hold(input_print)
+        ):
+            # not cached: digest, statistics and the input's commit on the other core while the model runs
             job = InputJob(feeds, self.memory.episodic, store=True).start(self._input_thread)
-            percept = None
-            answer = None
         else:
             percept = perception.percept(feeds)
-            answer = self._system1.cached(percept.digest)
+            answer = system1.cached(percept.digest)
         c_rank = n_rank = 0.0
         checkpoints = runner.checkpoints
         s1_record: tuple[float, int, str] | None = None
         s1: Answer | None = None
-        probe: _CacheProbe | None = None
         if answer is None:
             limited = budget is not None and hrm.system1_latency.value > budget
             t = time.perf_counter()
-            probe = None if job is None else _CacheProbe(self._system1, job)
-            s1 = await runner.run(feeds, alone=alone, stop=probe)
-            if s1 is not None:
-                hrm.system1_latency.add(time.perf_counter() - t)
+            s1 = await runner.run(feeds, alone=alone)
+            hrm.system1_latency.add(time.perf_counter() - t)
         if job is not None:
             percept, stored = await job.result()
-            if s1 is None:  # stopped between slices: the input is in the exact cache
-                assert probe is not None
-                answer = probe.answer
         assert percept is not None
         if answer is not None:
             route, reason = "cache", "exact cache hit"
@@ -282,13 +286,12 @@ class Agent:
                 else:
                     t = time.perf_counter()
                     s2 = await self._models.system2.run(feeds, alone=self._active == 1)
-                    assert s2 is not None
                     hrm.system2_latency.add(time.perf_counter() - t)
                     answer, route = _with_features(s2, s1.features), "system2"
-                self._system1.remember(percept.digest, answer, from_system2=True, vector=vector)
+                system1.remember(percept.digest, answer, from_system2=True, vector=vector, fingerprint=input_print)
             else:
                 answer, route = s1, "system1"
-                self._system1.remember(percept.digest, answer, from_system2=False, vector=vector)
+                system1.remember(percept.digest, answer, from_system2=False, vector=vector, fingerprint=input_print)
             if limited and budget is not None:
                 reason = f"no route fits the budget ({budget * 1e3:.3g} ms): ran the cheapest; " + reason
             self._budget_limited += limited or decision.budget_limited
@@ -297,7 +300,9 @@ class Agent:
             episode(vector, feeds, answer.output, route, answer.confidence, percept.digest, stored)
         )
         # a run in slices has passed checkpoints: the commit need not add one
-        ticket = await self._writer.submit(encoded, alone=self._active == 1, checkpoint=runner.checkpoints == checkpoints)
+        ticket = await self._writer.submit(
+            encoded, alone=self._active == 1, checkpoint=runner.checkpoints == checkpoints
+        )
         key = ticket.id if ticket.id is not None else ticket
         self._feedback.remember(key, s1_record, next(iter(feeds.values())), percept.digest)
         self._scheduler.episode()
@@ -409,28 +414,6 @@ class Agent:
     def _require_started(self) -> None:
         if not hasattr(self, "_writer"):
             raise AgentNotRunningError("statistics() needs an agent that has been entered")
-
-
-class _CacheProbe:
-    """Asked between the slices of a run: looks the input up in the exact cache once its digest is known (the
-    :class:`InputJob` finished) and stops the run on a hit."""
-
-    __slots__ = ("_system1", "_job", "_asked", "answer")
-
-    def __init__(self, system1: System1, job: InputJob) -> None:
-        self._system1 = system1
-        self._job = job
-        self._asked = False
-        self.answer: Answer | None = None
-
-    def __call__(self) -> bool:
-        if self._asked or not self._job.finished:
-            return False
-        self._asked = True
-        percept = self._job.percept
-        if percept is not None:
-            self.answer = self._system1.cached(percept.digest)
-        return self.answer is not None
 
 
 def _with_features(answer: Answer, features: np.ndarray) -> Answer:

@@ -127,7 +127,7 @@ class AgentConfig:
     budget_s: float | None = None
     inline_max_s: float = 0.0005
     inline_alone_max_s: float = 0.1
-    inline_slice_s: float = 0.005
+    inline_slice_s: float = 0.02
     threads: int | None = None
     output: str | None = None
     feature_dim: int = 64

@@ -4,8 +4,8 @@
 from __future__ import annotations
 
 import time
-from collections import OrderedDict
-from collections.abc import Callable
+import zlib
+from collections import Counter, OrderedDict
 from dataclasses import dataclass
 from typing import Any
 
@@ -94,16 +94,10 @@ class ModelRunner:
         """Whether a call (``alone``: the only one in flight) runs on the event loop in slices."""
         return alone and self.inline_alone and not self.inline
 
-    async def run(
-        self, feeds: dict[str, np.ndarray], *, alone: bool = False, stop: Callable[[], bool] | None = None
-    ) -> Answer | None:
+    async def run(self, feeds: dict[str, np.ndarray], *, alone: bool = False) -> Answer:
         """On the event loop when ``inline``; also when ``inline_alone`` and this is the only call in flight, in
         slices of ``slice_s`` with a checkpoint between them (the loop serves its other tasks, and a cancelled
-        call stops between two slices); else in a worker thread under the shared limiter.
-
-        ``stop``: asked between slices; when it returns True the run is abandoned and None returned (the
-        agent stops a run whose input turned out to be in the exact cache).
-        """
+        call stops between two slices); else in a worker thread under the shared limiter."""
         if self.inline:
             return self.run_sync(feeds)
         if alone and self.inline_alone:
@@ -113,9 +107,6 @@ class ModelRunner:
                     next(steps)
                 except StopIteration as done:
                     return self._answer(done.value, feeds)
-                if stop is not None and stop():
-                    steps.close()
-                    return None
                 self.checkpoints += 1
                 await anyio.lowlevel.checkpoint()
         return await anyio.to_thread.run_sync(self.run_sync, feeds, limiter=self.limiter)
@@ -130,7 +121,12 @@ class ModelRunner:
 
 class System1:
     """The fast path: an exact response cache (LRU by input digest), a near-duplicate cache over working
-    memory (System 2 answers only), and the fast model."""
+    memory (System 2 answers only), and the fast model.
+
+    Entries may carry the input's :func:`fingerprint`: :meth:`may_hold` then says, before the input's digest
+    is known, whether the cache can hold it (no false negatives), so a call can start its model at once
+    and hash the input meanwhile.
+    """
 
     def __init__(
         self, runner: ModelRunner, working: WorkingMemory, *, cache_size: int, near_duplicate: float | None
@@ -140,16 +136,25 @@ class System1:
         self.cache_size = cache_size
         self.near_duplicate = near_duplicate
         self._cache: OrderedDict[bytes, Answer] = OrderedDict()
+        self._fingerprint_of: dict[bytes, int] = {}
+        self._fingerprints: Counter[int] = Counter()
         self.lookups = self.hits = self.near_hits = 0
 
     def forget(self, digest: bytes) -> None:
         """Drop the cached answer for one input (its label just taught the model something)."""
-        self._cache.pop(digest, None)
+        if self._cache.pop(digest, None) is not None:
+            self._drop_fingerprint(digest)
 
     def clear(self) -> None:
         """Drop every cached answer and the System 2 answers in working memory (the weights changed)."""
         self._cache.clear()
+        self._fingerprint_of.clear()
+        self._fingerprints.clear()
         self.working.clear()
+
+    def may_hold(self, fingerprint: int) -> bool:
+        """False when no cached input has this :func:`fingerprint` (then the input is not cached)."""
+        return fingerprint in self._fingerprints
 
     def cached(self, digest: bytes) -> Answer | None:
         if not self.cache_size:
@@ -161,14 +166,38 @@ class System1:
             self._cache.move_to_end(digest)
         return answer
 
-    def remember(self, digest: bytes, answer: Answer, *, from_system2: bool, vector: np.ndarray) -> None:
-        """Cache ``answer``; a System 2 answer also goes to working memory under its episode ``vector``."""
+    def remember(
+        self,
+        digest: bytes,
+        answer: Answer,
+        *,
+        from_system2: bool,
+        vector: np.ndarray,
+        fingerprint: int | None = None,
+    ) -> None:
+        """Cache ``answer``; a System 2 answer also goes to working memory under its episode ``vector``.
+        ``fingerprint``: the input's :func:`fingerprint` (an entry without one is invisible to
+        :meth:`may_hold`: a caller relying on it always passes it)."""
         if self.cache_size:
+            if digest in self._cache:
+                self._drop_fingerprint(digest)
             self._cache[digest] = answer
+            self._cache.move_to_end(digest)
+            if fingerprint is not None:
+                self._fingerprint_of[digest] = fingerprint
+                self._fingerprints[fingerprint] += 1
             if len(self._cache) > self.cache_size:
-                self._cache.popitem(last=False)
+                evicted, _ = self._cache.popitem(last=False)
+                self._drop_fingerprint(evicted)
         if from_system2 and self.near_duplicate is not None:
             self.working.put(digest, vector, payload=answer, attention=1.0)
+
+    def _drop_fingerprint(self, digest: bytes) -> None:
+        fingerprint = self._fingerprint_of.pop(digest, None)
+        if fingerprint is not None:
+            self._fingerprints[fingerprint] -= 1
+            if not self._fingerprints[fingerprint]:
+                del self._fingerprints[fingerprint]
 
     def near(self, vector: np.ndarray) -> Answer | None:
         """A System 2 answer for a near-duplicate of episode ``vector`` held in working memory, if any."""
@@ -180,3 +209,17 @@ class System1:
             answer = best[0].payload
             return answer if isinstance(answer, Answer) else None
         return None
+
+
+#: elements of an input read by :func:`fingerprint`
+FINGERPRINT_SAMPLE = 256
+
+
+def fingerprint(x: np.ndarray) -> int:
+    """A cheap 32-bit fingerprint of an input (CRC-32 of its dtype, shape and ``FINGERPRINT_SAMPLE`` evenly
+    spaced elements: ~3 µs at any size, against ~120 µs for a 110 KB input's BLAKE2b digest). Equal inputs
+    have equal fingerprints; different ones may share one, so it only rules a cache entry out."""
+    flat = x.reshape(-1)
+    if flat.size > FINGERPRINT_SAMPLE:
+        flat = flat[:: flat.size // FINGERPRINT_SAMPLE][:FINGERPRINT_SAMPLE]
+    return zlib.crc32(np.ascontiguousarray(flat).view(np.uint8), zlib.crc32(f"{x.dtype.str}{x.shape}".encode()))
