@@ -62,13 +62,14 @@ class AgentConfig:
             costs ~55 µs, more than a tiny MLP); slower ones run in worker threads.
         inline_alone_max_s: while only one ``infer`` is in flight, models whose warm run takes at most this
             (default 0.1 s) also run on the event loop, in slices of ``inline_slice_s`` between graph nodes with
-            a checkpoint between slices, so the loop serves its other tasks at least that often (plus one node).
-            On a virtual machine a worker-thread round trip costs 0.6-0.8 ms (an idle thread's vCPU halts and
-            wakes late; docs/agent.md), 10% of a 6 ms model; beyond 0.1 s it is under 1%. 0 turns it off:
-            every model slower than ``inline_max_s`` then runs in worker threads. Concurrent calls always use
-            the worker threads.
-        inline_slice_s: how long a lone call's run may hold the event loop between two checkpoints (0.005 s;
-            each checkpoint costs ~15-50 µs).
+            a checkpoint between slices, so the loop serves its other tasks at least that often (plus one node);
+            for a model of 2 ms or more the input is hashed and stored by a worker thread meanwhile. On a
+            virtual machine a worker-thread round trip costs 0.6-0.8 ms (an idle thread's vCPU halts and wakes
+            late; docs/agent.md), 10% of a 6 ms model; beyond 0.1 s it is under 1%. 0 turns it off: every
+            model slower than ``inline_max_s`` then runs in worker threads. Concurrent calls always use them.
+        inline_slice_s: how long a lone call's run may hold the event loop between two checkpoints (0.02 s;
+            a checkpoint between two kernels costs ~15 µs warm and up to ~90 µs cold here, so shorter slices
+            cost the call ~1% per 5 ms of slice).
         threads: worker threads for inference (default: the number of cores).
         output: the output holding class scores or probabilities (default: the model's last output).
         feature_dim: size of the fixed random projection used when no penultimate activations exist.
