@@ -16,6 +16,12 @@ the System 1 / System 2 cascade on the digits stream.
 2. Throughput: 1,000 tasks call ``infer`` at once (default routing, QAT System 1, durable commits).
 3. Cascade: the 360 held-out digits streamed with label feedback; accuracy and System 1 share against
    System 2 alone, with System 1 = the QAT model ternarized, and with the default (post-training ternary).
+4. Breakdown (``--only breakdown``, not in the default set): where a lone durable call's overhead goes on
+   the models of >= 5 ms (and a 3x160x160 CNN of ~20 ms): before the run, the run over the bare run, after
+   the run, and the input job's own time on its thread (the agent's methods wrapped with timers).
+5. VM probe (``--only vm``, not in the default set): the same 16 µs of HRM scoring timed right after a gap
+   of 0-8 ms of pure register arithmetic, and after a rehearsal (docs/agent.md: why a fixed per-call path
+   costs ~5x its warm time after a model run on this VM).
 """
 
 from __future__ import annotations
@@ -206,12 +212,116 @@ def cascade(folder: Path) -> dict[str, dict[str, float]]:
     return out
 
 
+async def breakdown(model: Path, n: int) -> dict[str, float]:
+    """Medians (µs) of the parts of a lone durable ``infer`` (default config, pinned routing), each call after
+    a bare run: before the model run, the run minus the bare run, after the run, and the input job."""
+    import cognition.input_job as input_job
+    import cognition.systems as systems
+
+    marks: dict[str, int] = {}
+    work, run = input_job.InputJob._work, systems.ModelRunner.run
+
+    def timed_work(job: input_job.InputJob) -> None:
+        marks["job_start"] = time.perf_counter_ns()
+        work(job)
+        marks["job_end"] = time.perf_counter_ns()
+
+    async def timed_run(runner: systems.ModelRunner, feeds: dict[str, np.ndarray], *, alone: bool = False) -> object:
+        marks["run_start"] = time.perf_counter_ns()
+        answer = await run(runner, feeds, alone=alone)
+        marks["run_end"] = time.perf_counter_ns()
+        return answer
+
+    input_job.InputJob._work = timed_work  # type: ignore[method-assign]
+    systems.ModelRunner.run = timed_run  # type: ignore[assignment, method-assign]
+    try:
+        session = InferenceSession(model)
+        name = session.get_inputs()[0].name
+        xs = _inputs(session, n + 10)
+        rows: dict[str, list[float]] = {k: [] for k in ("bare", "overhead", "before_run", "run_over_bare",
+                                                       "after_run", "input_job")}  # fmt: skip
+        with tempfile.TemporaryDirectory() as tmp:
+            config = AgentConfig(**PINNED)  # type: ignore[arg-type]
+            async with Agent(session, memory=Path(tmp) / "a.db", fast_model=session, config=config) as agent:
+                for i, x in enumerate(xs):
+                    start = time.perf_counter_ns()
+                    session.run(None, {name: x + np.float32(2.0)})
+                    bare = time.perf_counter_ns() - start
+                    marks.clear()
+                    start = time.perf_counter_ns()
+                    await agent.infer(x)
+                    end = time.perf_counter_ns()
+                    if i < 10:
+                        continue
+                    rows["bare"].append(bare)
+                    rows["overhead"].append(end - start - bare)
+                    rows["before_run"].append(marks["run_start"] - start)
+                    rows["run_over_bare"].append(marks["run_end"] - marks["run_start"] - bare)
+                    rows["after_run"].append(end - marks["run_end"])
+                    rows["input_job"].append(marks.get("job_end", 0) - marks.get("job_start", 0))
+    finally:
+        input_job.InputJob._work = work  # type: ignore[method-assign]
+        systems.ModelRunner.run = run  # type: ignore[method-assign]
+    return {k: statistics.median(v) / 1e3 for k, v in rows.items()}
+
+
+def vm_probe() -> dict[str, float]:
+    """Median µs of one ``HRM.score`` + novelty search right after a gap of pure register arithmetic (a numba
+    loop touching no memory), and right after a rehearsal of the same call."""
+    import numba
+
+    from cognition.router import HRM
+    from cognition.vectors import VectorWindow
+
+    @numba.njit(nogil=True)
+    def spin(n: int) -> float:
+        x = 1.0
+        for _ in range(n):
+            x = x * 1.0000001 + 1e-9
+        return x
+
+    spin(10)
+    start = time.perf_counter()
+    spin(10_000_000)
+    per_step = (time.perf_counter() - start) / 1e7
+    hrm = HRM(AgentConfig(), can_escalate=True)
+    window = VectorWindow(1024, 128, 1)
+    rng = np.random.default_rng(0)
+    for _ in range(1024):
+        window.add(rng.random(128, dtype=np.float32))
+    for _ in range(3000):
+        hrm.score(rng.random(), rng.random())
+    v = rng.random(128, dtype=np.float32)
+
+    def call() -> float:
+        start = time.perf_counter_ns()
+        hrm.score(0.5, window.distance(v))
+        return (time.perf_counter_ns() - start) / 1e3
+
+    out = {}
+    for gap_ms in (0.0, 1.0, 2.0, 4.0, 8.0):
+        steps = int(gap_ms / 1e3 / per_step)
+        cold, rehearsed = [], []
+        for _ in range(200):
+            spin(steps)
+            cold.append(call())
+            spin(steps)
+            call()
+            rehearsed.append(call())
+        out[f"after {gap_ms:g} ms"] = statistics.median(cold[10:])
+        out[f"after {gap_ms:g} ms and a rehearsal"] = statistics.median(rehearsed[10:])
+    return out
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true", help="fewer repetitions (a smoke run)")
     parser.add_argument("--json", metavar="FILE", help="write the results as JSON")
     parser.add_argument(
-        "--only", choices=["overhead", "concurrent", "cascade"], action="append", help="run these parts only"
+        "--only",
+        choices=["overhead", "concurrent", "cascade", "breakdown", "vm"],
+        action="append",
+        help="run these parts only",
     )
     args = parser.parse_args()
     parts = set(args.only or ["overhead", "concurrent", "cascade"])
@@ -237,6 +347,14 @@ def main() -> None:
         if "cascade" in parts:
             results["cascade"] = cascade(folder)
             print("cascade on the digits stream:", json.dumps(results["cascade"], indent=1))
+        if "breakdown" in parts:
+            for key, build in (("big_mlp", big_mlp), ("cnn", conv_net), ("cnn160", lambda: conv_net(160))):
+                (folder / f"{key}.onnx").write_bytes(build())
+                results[f"breakdown_{key}"] = trio.run(breakdown, folder / f"{key}.onnx", 20 if args.quick else 150)
+                print(f"breakdown, {key} (median µs):", json.dumps(results[f"breakdown_{key}"], indent=1))
+        if "vm" in parts:
+            results["vm_probe"] = vm_probe()
+            print("HRM scoring after a gap (median µs):", json.dumps(results["vm_probe"], indent=1))
     if args.json:
         Path(args.json).write_text(json.dumps(results, indent=1, default=str))
 
