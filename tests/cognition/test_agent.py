@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 
 import anyio
+import anyio.lowlevel
 import numpy as np
 import pytest
 import trio
@@ -400,3 +401,34 @@ def test_fingerprints_rule_cache_entries_out_without_false_negatives() -> None:
     assert not system1.may_hold(fingerprint(xs[2])) and system1.may_hold(fingerprint(xs[3]))
     system1.clear()
     assert not any(system1.may_hold(fingerprint(x)) for x in xs)
+
+
+def test_lone_calls_in_slices_with_input_jobs_under_asyncio(model_path, samples, tmp_path, monkeypatch) -> None:
+    import cognition.agent as agent_module
+
+    monkeypatch.setattr(agent_module, "OVERLAP_MIN_S", 0.0)
+    config = AgentConfig(inline_max_s=0.0, inline_slice_s=1e-9)
+    inputs = _stream(samples, 8)
+
+    async def main() -> tuple[list[Thought], int]:
+        ticks = 0
+        async with Agent(model_path, memory=tmp_path / "a.db", config=config) as agent:
+            done = anyio.Event()
+
+            async def ticker() -> None:
+                nonlocal ticks
+                while not done.is_set():
+                    ticks += 1
+                    await anyio.lowlevel.checkpoint()
+
+            async with anyio.create_task_group() as tg:
+                tg.start_soon(ticker)
+                thoughts = [await agent.infer(x) for x in inputs]
+                done.set()
+            stored = agent.memory.episodic.get([t.episode_id for t in thoughts])
+            for episode, x in zip(stored, inputs, strict=True):
+                np.testing.assert_array_equal(episode.input, x[None])
+        return thoughts, ticks
+
+    thoughts, ticks = anyio.run(main, backend="asyncio")
+    assert len({t.episode_id for t in thoughts}) == len(inputs) and ticks >= 2 * len(inputs)
