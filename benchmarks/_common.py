@@ -88,3 +88,34 @@ def markdown_table(header: Sequence[str], rows: Sequence[Sequence[object]]) -> s
     lines = ["| " + " | ".join(header) + " |", "|" + "|".join("---" for _ in header) + "|"]
     lines += ["| " + " | ".join(str(cell) for cell in row) + " |" for row in rows]
     return "\n".join(lines)
+
+
+def big_mlp(width: int = 2048, layers: int = 8, batch: int | str = 1) -> bytes:
+    """A 1024-2048x8-10 ReLU MLP (~130 MB of float32 weights): batch-1 GEMVs bound by memory, >= 5 ms here.
+    ``batch``: the input's first dimension (a name makes it dynamic)."""
+    import numpy as np
+    from onnx import TensorProto, helper, numpy_helper
+
+    rng = np.random.default_rng(0)
+    sizes = [1024] + [width] * layers + [10]
+    nodes, inits, prev = [], [], "x"
+    for i, (a, b) in enumerate(zip(sizes, sizes[1:], strict=False)):
+        w = (rng.standard_normal((a, b)) / np.sqrt(a)).astype(np.float32)
+        inits += [
+            numpy_helper.from_array(w, f"w{i}"),
+            numpy_helper.from_array(np.zeros(b, np.float32), f"b{i}"),
+        ]
+        nodes.append(helper.make_node("Gemm", [prev, f"w{i}", f"b{i}"], [f"h{i}"]))
+        prev = f"h{i}"
+        if i < len(sizes) - 2:
+            nodes.append(helper.make_node("Relu", [prev], [f"r{i}"]))
+            prev = f"r{i}"
+    nodes.append(helper.make_node("Softmax", [prev], ["probabilities"], axis=-1))
+    graph = helper.make_graph(
+        nodes,
+        "big_mlp",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, [batch, 1024])],
+        [helper.make_tensor_value_info("probabilities", TensorProto.FLOAT, [batch, 10])],
+        inits,
+    )
+    return helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)]).SerializeToString()
