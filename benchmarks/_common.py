@@ -118,4 +118,6 @@ def big_mlp(width: int = 2048, layers: int = 8, batch: int | str = 1) -> bytes:
         [helper.make_tensor_value_info("probabilities", TensorProto.FLOAT, [batch, 10])],
         inits,
     )
-    return helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)]).SerializeToString()
+    return helper.make_model(
+        graph, opset_imports=[helper.make_opsetid("", 17)], ir_version=9  # onnxruntime 1.30 reads IR <= 13
+    ).SerializeToString()

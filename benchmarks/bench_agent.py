@@ -90,7 +90,9 @@ def conv_net(size: int = 96) -> bytes:
         [helper.make_tensor_value_info("probabilities", TensorProto.FLOAT, [1, 10])],
         inits,
     )
-    return helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)]).SerializeToString()
+    return helper.make_model(
+        graph, opset_imports=[helper.make_opsetid("", 17)], ir_version=9  # onnxruntime 1.30 reads IR <= 13
+    ).SerializeToString()
 
 
 def _inputs(session: InferenceSession, n: int, seed: int = 0) -> list[np.ndarray]:

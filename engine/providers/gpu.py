@@ -33,6 +33,7 @@ except ImportError:  # the optional extra: pip install "ronn[gpu]"
 
 _DTYPES = frozenset(np.dtype(t) for t in (np.float32, np.float16, np.int64, np.int32, np.bool_))
 _FLOATS = frozenset({np.dtype(np.float32), np.dtype(np.float16)})
+_FLOAT16_MAX = float(np.finfo(np.float16).max)  # 65504
 
 
 class ArrayProvider:
@@ -73,7 +74,12 @@ class ArrayProvider:
 
     def to_device(self, array: np.ndarray) -> Any:
         array = np.asarray(array)
-        return self.xp.asarray(array.astype(self._device_dtype(array.dtype), copy=False))
+        dtype = self._device_dtype(array.dtype)
+        if dtype == np.float16 and array.dtype != np.float16:
+            # float32 values past float16's range (a mask's -3.4e38 fill) would become infinities, and 0 * -inf
+            # is NaN: saturate them instead, as float16 exports do
+            array = np.clip(array, -_FLOAT16_MAX, _FLOAT16_MAX)
+        return self.xp.asarray(array.astype(dtype, copy=False))
 
     def to_host(self, array: Any, dtype: np.dtype | None = None) -> np.ndarray:
         host = self._asnumpy(array)

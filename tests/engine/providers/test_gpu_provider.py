@@ -103,3 +103,28 @@ def test_real_gpu_matches_cpu(float16: bool) -> None:
         tol = 3e-2 if float16 else 1e-4
         for name, got in zip([o.name for o in sess.get_outputs()], sess.run(None, feeds), strict=True):
             np.testing.assert_allclose(got, refs[f"output:{name}"], rtol=tol, atol=tol)
+
+
+def test_float16_saturates_values_past_its_range(fake_device: Any) -> None:
+    """A mask filled with float32's minimum (as exported attention does) becomes -65504, not -inf: 0 * -inf is NaN."""
+    lowest = np.array(np.finfo(np.float32).min, np.float32)
+    graph = helper.make_graph(
+        [
+            helper.make_node("Mul", ["mask", "lowest"], ["fill"]),
+            helper.make_node("Add", ["x", "fill"], ["scores"]),
+            helper.make_node("Softmax", ["scores"], ["y"], axis=-1),
+        ],
+        "masked",
+        [helper.make_tensor_value_info("x", F, [2, 4]), helper.make_tensor_value_info("mask", F, [2, 4])],
+        [helper.make_tensor_value_info("y", F, [2, 4])],
+        [numpy_helper.from_array(lowest, "lowest")],
+    )
+    blob = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)]).SerializeToString()
+    feeds = {"x": _f(2, 4), "mask": np.array([[0, 0, 1, 1], [0, 1, 1, 1]], np.float32)}
+    sess = InferenceSession(blob, NO_FUSION, providers=[(fake_device.name, {"float16": True}),
+                                                        "CPUExecutionProvider"])  # fmt: skip
+    assert {a.provider for a in sess.node_providers() if a.op_type in ("Mul", "Add", "Softmax")} == {fake_device.name}
+    (got,) = sess.run(None, feeds)
+    (expected,) = InferenceSession(blob, NO_FUSION).run(None, feeds)
+    assert np.isfinite(got).all()
+    np.testing.assert_allclose(got, expected, rtol=1e-2, atol=1e-3)
