@@ -50,8 +50,10 @@ class ArrayProvider:
         self.float16 = bool(float16)
 
     def supports(self, node: ir.Node, opset: int, dtypes: Sequence[np.dtype | None]) -> bool:
-        entry = gpu_ops.OPS.get(node.op_type)
-        if node.domain not in ("", "ai.onnx") or entry is None or opset < entry[1] or len(node.outputs) != 1:
+        entry = _entry(node)
+        if entry is None or opset < entry[1] or len(node.outputs) != 1:
+            return False
+        if node.attrs.get("activation", "") not in gpu_ops.FUSED_ACTIVATIONS:
             return False
         host = entry[2]
         data = [d for i, d in enumerate(dtypes) if i not in host and node.inputs[i]]
@@ -60,11 +62,11 @@ class ArrayProvider:
         return node.op_type not in gpu_ops.FLOAT_ONLY or (bool(data) and data[0] in _FLOATS)
 
     def host_inputs(self, node: ir.Node) -> frozenset[int]:
-        entry = gpu_ops.OPS.get(node.op_type)
+        entry = _entry(node)
         return entry[2] if entry else frozenset()
 
     def compile_node(self, node: ir.Node, graph: ir.Graph) -> KernelSpec:
-        entry = gpu_ops.OPS.get(node.op_type)
+        entry = _entry(node)
         if entry is None:
             raise UnsupportedOperatorError(node.op_type, node.domain, graph.opset(node.domain), node.name)
         return spec_from_function(node.op_type, node.domain, functools.partial(entry[0], self.xp))
@@ -92,6 +94,14 @@ class ArrayProvider:
 
     def _asnumpy(self, array: Any) -> np.ndarray:
         return np.asarray(array)
+
+
+def _entry(node: ir.Node) -> tuple[gpu_ops.Op, int, frozenset[int]] | None:
+    if node.domain in ("", "ai.onnx"):
+        return gpu_ops.OPS.get(node.op_type)
+    if node.domain == "ai.ronn":
+        return gpu_ops.RONN_OPS.get(node.op_type)
+    return None
 
 
 @functools.cache

@@ -205,6 +205,48 @@ def global_average_pool(xp: Any, x: Any) -> tuple[Any]:
     return (x.mean(axis=tuple(range(2, x.ndim)), keepdims=True).astype(x.dtype),)
 
 
+def _activate(xp: Any, y: Any, activation: str, params: list[float]) -> Any:
+    """The activation a fused node applies to its product (names as ``engine.ops.op_fused_activation``)."""
+    if not activation:
+        return y
+    if activation == "Relu":
+        return xp.maximum(y, y.dtype.type(0))
+    if activation == "Clip":
+        return xp.clip(y, y.dtype.type(params[0]), y.dtype.type(params[1]))
+    if activation == "Sigmoid":
+        return sigmoid(xp, y)[0]
+    if activation == "Tanh":
+        return xp.tanh(y)
+    if activation == "LeakyRelu":
+        return xp.where(y >= 0, y, y * y.dtype.type(params[0]))
+    if activation == "HardSigmoid":
+        return xp.clip(y * y.dtype.type(params[0]) + y.dtype.type(params[1]), 0, 1).astype(y.dtype)
+    if activation == "HardSwish":
+        return (y * xp.clip(y / 6 + 0.5, 0, 1)).astype(y.dtype)
+    return gelu(xp, y, approximate="tanh" if activation == "GeluTanh" else "none")[0]
+
+
+#: the activations :func:`_activate` knows (a fused node with another stays on the CPU)
+FUSED_ACTIVATIONS = frozenset(
+    {"", "Relu", "Clip", "Sigmoid", "Tanh", "LeakyRelu", "HardSigmoid", "HardSwish", "Gelu", "GeluTanh"}
+)
+
+
+def fused_gemm(xp: Any, a: Any, b: Any, c: Any = None, *, alpha: float = 1.0, beta: float = 1.0,
+               transA: int = 0, transB: int = 0, activation: str = "",
+               activation_params: list[float] | None = None) -> tuple[Any]:  # fmt: skip
+    (y,) = gemm(xp, a, b, c, alpha=alpha, beta=beta, transA=transA, transB=transB)
+    return (_activate(xp, y, activation, list(activation_params or [])),)
+
+
+def fused_matmul(xp: Any, a: Any, b: Any, bias: Any = None, *, activation: str = "",
+                 activation_params: list[float] | None = None) -> tuple[Any]:  # fmt: skip
+    y = xp.matmul(a, b)
+    if bias is not None:
+        y = (y + bias).astype(a.dtype)
+    return (_activate(xp, y, activation, list(activation_params or [])),)
+
+
 Op = Callable[..., tuple[Any, ...]]
 # op type -> (function, lowest opset whose semantics it implements, host input positions)
 OPS: dict[str, tuple[Op, int, frozenset[int]]] = {
@@ -223,10 +265,15 @@ OPS: dict[str, tuple[Op, int, frozenset[int]]] = {
     "Clip": (clip, 13, frozenset()), "ReduceMean": (reduce_mean, 18, frozenset({1})),
     "GlobalAveragePool": (global_average_pool, 1, frozenset()),
 }
+# ai.ronn ops the graph passes make (Gemm or MatMul + bias + activation): without them a fused model would
+# leave its dense layers on the CPU
+RONN_OPS: dict[str, tuple[Op, int, frozenset[int]]] = {
+    "FusedGemm": (fused_gemm, 1, frozenset()), "FusedMatMul": (fused_matmul, 1, frozenset()),
+}
 # Ops that do arithmetic on their data: taken only for float data (integer shape arithmetic stays on the
 # host).
 FLOAT_ONLY = frozenset({
     "Add", "Sub", "Mul", "Div", "Pow", "Relu", "Sigmoid", "Tanh", "Exp", "Log", "Sqrt", "Neg", "Abs",
     "Reciprocal", "Erf", "Gelu", "MatMul", "Gemm", "Softmax", "LayerNormalization", "Clip", "ReduceMean",
-    "GlobalAveragePool",
+    "GlobalAveragePool", "FusedGemm", "FusedMatMul",
 })
