@@ -6,8 +6,8 @@ independent of the answer: its digest (BLAKE2b over the whole input: ~120 µs fo
 encoding and its commit (:meth:`memory_store.EpisodicMemory.store_input`, its own transaction: ~250 µs for a
 110 KB input, whose overflow pages SQLite would otherwise write into the WAL with the row). An
 :class:`InputJob` does that on the other core meanwhile, so after the run only the small episode row is left
-to commit. Between slices the agent asks :attr:`InputJob.finished`; once the digest is known, an exact-cache
-hit stops the run.
+to commit. Only inputs that cannot be in the exact cache get a job (their fingerprint matches no cache entry:
+:meth:`~cognition.systems.System1.may_hold`); the others are hashed first, on the loop, and looked up.
 """
 
 from __future__ import annotations
@@ -28,9 +28,8 @@ class InputJob:
     """Percept (digest, statistics) and stored input of one checked sample, built in a worker thread.
 
     :meth:`start` hands it to an :class:`InputThread` at once (not to a task: a task would start only at
-    the loop's next checkpoint, after the run's first slice); read :attr:`finished` (a plain flag, set by the
-    thread, so it can be polled between slices without a checkpoint), and ``await`` :meth:`result` for the
-    outcome (it raises what the thread raised).
+    the loop's next checkpoint, after the run's first slice); ``await`` :meth:`result` for the outcome (it
+    raises what the thread raised). :attr:`finished` is a plain flag the thread sets last.
     """
 
     __slots__ = ("_feeds", "_episodic", "_store", "_done", "finished", "percept", "stored", "error")
