@@ -242,12 +242,11 @@ class Agent:
         answer: Answer | None = None
         # past inline_max_s, cache entries carry the input's fingerprint: a call whose fingerprint no entry has
         # is not cached, and may start its model before the input is hashed
-        input_print = None if runner.inline else fingerprint(next(iter(feeds.values())))
+        input_print = None if runner.inline or not system1.cache_size else fingerprint(next(iter(feeds.values())))
         if (
-            input_print is not None
-            and runner.in_slices(alone)
+            runner.in_slices(alone)
             and hrm.system1_latency.value >= OVERLAP_MIN_S
-            and not system1.may_hold(input_print)
+            and (input_print is None or not system1.may_hold(input_print))
         ):
             # not cached: digest, statistics and the input's commit on the other core while the model runs
             job = InputJob(feeds, self.memory.episodic, store=True).start(self._input_thread)

@@ -38,7 +38,8 @@ class InputJob:
         self._feeds = feeds
         self._episodic = episodic
         self._store = store and len(feeds) == 1  # an episode stores its first input; the digest is of all
-        self._done = threading.Event()
+        self._done = threading.Lock()  # held until the work is done (cheaper to make than an Event)
+        self._done.acquire()
         self.finished = False
         self.percept: Percept | None = None
         self.stored: StoredInput | None = None
@@ -62,16 +63,20 @@ class InputJob:
             self.error = exc
         finally:
             self.finished = True
-            self._done.set()
+            self._done.release()
 
     async def result(self) -> tuple[Percept, StoredInput | None]:
         """The percept and the stored input (None when not stored), once the thread is done."""
         if not self.finished:  # rare: the job outlasted the run; wait for it in a worker thread
-            await anyio.to_thread.run_sync(self._done.wait)
+            await anyio.to_thread.run_sync(self._wait)
         if self.error is not None:
             raise self.error
         assert self.percept is not None
         return self.percept, self.stored
+
+    def _wait(self) -> None:
+        with self._done:
+            pass
 
 
 class InputThread:
