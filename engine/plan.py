@@ -257,7 +257,7 @@ class Plan:
             for name, s in self._outer_slots:
                 slots[s] = scope[name]
         for step in self.steps:
-            _run_step(step, slots)
+            run_step(step, slots)
         wanted = self.output_slots if output_slots is None else output_slots
         return [slots[s] for s in wanted]
 
@@ -280,7 +280,7 @@ class Plan:
         until = clock() + slice_s
         last = len(self.steps) - 1
         for i, step in enumerate(self.steps):
-            _run_step(step, slots)
+            run_step(step, slots)
             if i < last and clock() >= until:
                 yield
                 until = clock() + slice_s
@@ -288,7 +288,7 @@ class Plan:
         return [slots[s] for s in wanted]
 
 
-def _run_step(step: Step, slots: list[Any]) -> None:
+def run_step(step: Step, slots: list[Any]) -> None:
     """Run one step of a plan on ``slots`` (its outputs stored, its dead inputs freed)."""
     try:
         if step.scope_slots:

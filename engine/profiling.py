@@ -20,7 +20,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from engine.errors import ExecutionError, RonnError
+from engine.plan import run_step
 
 
 @dataclass(frozen=True)
@@ -100,28 +100,9 @@ class Profiler:
         clock = time.perf_counter_ns
         run_start = clock()
         for step in plan.steps:
-            try:
-                t0 = clock()
-                if step.scope_slots:
-                    kwargs = dict(step.kwargs)
-                    kwargs["_scope"] = {n: slots[s] for n, s in step.scope_slots}
-                    results = step.fn(*[slots[i] for i in step.inputs], **kwargs)
-                else:
-                    results = step.fn(*[slots[i] for i in step.inputs], **step.kwargs)
-                times.append(clock() - t0)
-            except RonnError:
-                raise
-            except Exception as exc:
-                raise ExecutionError(f"{step.node.describe()} failed: {type(exc).__name__}: {exc}") from exc
-            outs = step.outputs
-            if len(results) < len(outs):
-                raise ExecutionError(
-                    f"{step.node.describe()}: kernel returned {len(results)} outputs, node declares {len(outs)}"
-                )
-            for s, value in zip(outs, results, strict=False):
-                slots[s] = value
-            for s in step.frees:
-                slots[s] = None
+            t0 = clock()
+            run_step(step, slots)
+            times.append(clock() - t0)
         run_ns = clock() - run_start
         self._record(plan, run_start, run_ns, times)
         wanted = plan.output_slots if output_slots is None else output_slots
