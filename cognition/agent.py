@@ -25,6 +25,7 @@ import memory_store
 from engine.errors import InvalidInputError
 from memory_store import StoredInput
 
+from .cascade import Cascade
 from .config import ROUTES, AgentConfig, AgentStatistics, LatencySummary, SleepReport, Thought
 from .consolidation import SleepEngine, SleepScheduler
 from .episodes import EpisodeWriter, episode
@@ -149,7 +150,8 @@ class Agent:
         self._feedback = Feedback(
             self.memory, self._writer, self._hrm, self._system1, self._adaptation, self._limiter
         )
-        self._escalations = self._budget_limited = self._active = 0
+        self._cascade = Cascade(self._hrm, self._system1, models, self._window, self._projection)
+        self._active = 0
         # one thread for lone calls' input jobs (cognition/input_job.py); they do not overlap each other
         self._input_thread = InputThread()
         self._tg = anyio.create_task_group()
@@ -232,10 +234,9 @@ class Agent:
         budget = self.config.budget_s if budget_s is None else budget_s
         if budget is not None and not (isinstance(budget, int | float) and budget > 0):
             raise InvalidInputError(f"budget_s must be a number > 0, got {budget!r}")
-        hrm = self._hrm
+        cascade, system1 = self._cascade, self._system1
+        runner = system1.runner
         alone = self._active == 1
-        runner = self._system1.runner
-        system1 = self._system1
         job: InputJob | None = None
         stored: StoredInput | None = None
         percept: Percept | None = None
@@ -245,7 +246,7 @@ class Agent:
         input_print = None if runner.inline or not system1.cache_size else fingerprint(next(iter(feeds.values())))
         if (
             runner.in_slices(alone)
-            and hrm.system1_latency.value >= OVERLAP_MIN_S
+            and self._hrm.system1_latency.value >= OVERLAP_MIN_S
             and (input_print is None or not system1.may_hold(input_print))
         ):
             # not cached: digest, statistics and the input's commit on the other core while the model runs
@@ -253,57 +254,35 @@ class Agent:
         else:
             percept = perception.percept(feeds)
             answer = system1.cached(percept.digest)
-        c_rank = n_rank = 0.0
         checkpoints = runner.checkpoints
-        s1_record: tuple[float, int, str] | None = None
-        s1: Answer | None = None
         if answer is None:
-            limited = budget is not None and hrm.system1_latency.value > budget
-            t = time.perf_counter()
-            s1 = await runner.run(feeds, alone=alone)
-            hrm.system1_latency.add(time.perf_counter() - t)
+            s1, limited = await cascade.run_system1(feeds, alone=alone, budget=budget)
         if job is not None:
             percept, stored = await job.result()
         assert percept is not None
         if answer is not None:
-            route, reason = "cache", "exact cache hit"
-            vector = self._projection(answer.features)
+            routed = cascade.cached(answer)
         else:
-            assert s1 is not None
-            vector = self._projection(s1.features)
-            c_rank, n_rank = hrm.score(percept.complexity, self._window.distance(vector))
-            self._window.add(vector)
-            remaining = None if budget is None else budget - (time.perf_counter() - start)
-            decision = hrm.decide(s1.confidence, c_rank, n_rank, remaining)
-            reason = decision.reason
-            if decision.escalate:
-                self._escalations += 1
-                near = self._system1.near(vector)
-                if near is not None:
-                    answer, route = _with_features(near, s1.features), "cache"
-                    reason += "; near-duplicate of a System 2 answer in working memory"
-                else:
-                    t = time.perf_counter()
-                    s2 = await self._models.system2.run(feeds, alone=self._active == 1)
-                    hrm.system2_latency.add(time.perf_counter() - t)
-                    answer, route = _with_features(s2, s1.features), "system2"
-                system1.remember(percept.digest, answer, from_system2=True, vector=vector, fingerprint=input_print)
-            else:
-                answer, route = s1, "system1"
-                system1.remember(percept.digest, answer, from_system2=False, vector=vector, fingerprint=input_print)
-            if limited and budget is not None:
-                reason = f"no route fits the budget ({budget * 1e3:.3g} ms): ran the cheapest; " + reason
-            self._budget_limited += limited or decision.budget_limited
-            s1_record = (s1.confidence, s1.prediction, route)
+            routed = await cascade.route(
+                s1,
+                percept,
+                feeds,
+                remaining=None if budget is None else budget - (time.perf_counter() - start),
+                budget=budget,
+                limited=limited,
+                alone=self._active == 1,
+                fingerprint=input_print,
+            )
+        answer, route = routed.answer, routed.route
         encoded = self.memory.episodic.encode(
-            episode(vector, feeds, answer.output, route, answer.confidence, percept.digest, stored)
+            episode(routed.vector, feeds, answer.output, route, answer.confidence, percept.digest, stored)
         )
         # a run in slices has passed checkpoints: the commit need not add one
         ticket = await self._writer.submit(
             encoded, alone=self._active == 1, checkpoint=runner.checkpoints == checkpoints
         )
         key = ticket.id if ticket.id is not None else ticket
-        self._feedback.remember(key, s1_record, next(iter(feeds.values())), percept.digest)
+        self._feedback.remember(key, routed.system1, next(iter(feeds.values())), percept.digest)
         self._scheduler.episode()
         latency = time.perf_counter() - start
         self._routes[route] += 1
@@ -315,9 +294,9 @@ class Agent:
             latency,
             ticket.id,
             answer.prediction,
-            reason,
-            n_rank,
-            c_rank,
+            routed.reason,
+            routed.novelty_rank,
+            routed.complexity_rank,
             ticket=ticket,
         )
 
@@ -380,8 +359,8 @@ class Agent:
             cache_hits=s1.hits,
             near_duplicate_hits=s1.near_hits,
             cache_hit_rate=hits / s1.lookups if s1.lookups else 0.0,
-            escalations=self._escalations,
-            budget_limited=self._budget_limited,
+            escalations=self._cascade.escalations,
+            budget_limited=self._cascade.budget_limited,
             threshold=self._hrm.calibrator.threshold,
             feedback=self._feedback.count,
             system1=self._models.system1.description,
@@ -413,10 +392,6 @@ class Agent:
     def _require_started(self) -> None:
         if not hasattr(self, "_writer"):
             raise AgentNotRunningError("statistics() needs an agent that has been entered")
-
-
-def _with_features(answer: Answer, features: np.ndarray) -> Answer:
-    return Answer(answer.output, answer.probabilities, answer.prediction, answer.confidence, features)
 
 
 __all__ = ["Agent", "AgentConfig", "AgentStatistics", "SleepReport", "Thought"]
