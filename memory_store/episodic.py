@@ -4,9 +4,9 @@ The row is committed first and is the truth; the index point is added after the 
 process loses the unsaved index, never a returned episode). On open, and before every search, the index
 catches up with rows it lacks; a missing, stale or damaged index file is rebuilt from the rows.
 
-This module holds the writes and the row reads; :class:`EpisodicMemory` inherits ``search`` from
-:mod:`memory_store.episodic_search` and the index upkeep (``sync``, ``save_index``, repair on open) from
-:mod:`memory_store.episodic_index`.
+This module holds the writes; :class:`EpisodicMemory` inherits the row reads from
+:mod:`memory_store.episodic_reads`, ``search`` from :mod:`memory_store.episodic_search` and the index upkeep
+(``sync``, ``save_index``, repair on open) from :mod:`memory_store.episodic_index`.
 
 Example::
 
@@ -28,8 +28,7 @@ from sqlalchemy import Connection, bindparam, select
 
 from . import bulk, codec
 from .database import Database
-from .episodic_index import COUNT, FULL, SUMMARY
-from .episodic_search import EpisodeSearch
+from .episodic_reads import EpisodeReads
 from .errors import InvalidMemoryInputError, InvalidVectorError, UnknownIdError
 from .hnsw_index import EpisodeIndex, HnswParams, Space
 from .records import (
@@ -37,16 +36,12 @@ from .records import (
     UNSET,
     Consolidation,
     EncodedEpisode,
-    Episode,
     NewEpisode,
     StoredInput,
     Unset,
-    episode_filter,
-    episode_from_row,
     finite,
     id_list,
     padded,
-    positive_int,
 )
 from .schema import episodes
 
@@ -70,7 +65,7 @@ _SWEEP_INPUTS = (
 )
 
 
-class EpisodicMemory(EpisodeSearch):
+class EpisodicMemory(EpisodeReads):
     """Episodes in one database; the vector dimension is fixed per database on first use.
 
     Use it through :func:`memory_store.open_memory`. Every method is synchronous and thread-safe; writes
@@ -338,75 +333,6 @@ class EpisodicMemory(EpisodeSearch):
         if self._index is not None:
             self._index.remove(ids)
 
-    # -- reads -------------------------------------------------------------------------------------
-
-    def get(self, ids: Iterable[int], *, with_payload: bool = True) -> list[Episode]:
-        """Episodes by id, in the order given (with vector, input and output unless told otherwise)."""
-        ids = id_list(ids)
-        found = self._db.read(lambda c: self._rows(c, ids, with_payload))
-        missing = set(ids) - found.keys()
-        if missing:
-            raise UnknownIdError("episode id", missing)
-        return [episode_from_row(found[i], with_payload) for i in ids]
-
-    def between(
-        self,
-        since: float | None = None,
-        until: float | None = None,
-        *,
-        limit: int | None = None,
-        newest_first: bool = False,
-        with_payload: bool = False,
-        **filters: Any,
-    ) -> list[Episode]:
-        """Episodes with ``since <= time < until`` in time order (uses the time index).
-
-        ``filters``: ``route``, ``label``, ``consolidation`` (equality) and ``min_importance``.
-        """
-        where = episode_filter(since, until, **filters)
-        order = episodes.c.time.desc() if newest_first else episodes.c.time
-        stmt = select(*(FULL if with_payload else SUMMARY)).where(*where).order_by(order, episodes.c.id)
-        if limit is not None:
-            stmt = stmt.limit(positive_int(limit, "limit"))
-        rows = self._db.read(lambda c: c.execute(stmt).all())
-        return [episode_from_row(r, with_payload) for r in rows]
-
-    def by_importance(
-        self, consolidation: Consolidation, *, limit: int, lowest_first: bool = False, labelled: bool = False
-    ) -> list[Episode]:
-        """The most important episodes in a consolidation state, most important first (sleep's choice);
-        ``lowest_first``: the least important first (forgetting's choice); ``labelled``: only episodes with
-        a label. Uses the (state, importance) index."""
-        order = episodes.c.importance if lowest_first else episodes.c.importance.desc()
-        where = episode_filter(consolidation=consolidation)
-        if labelled:
-            where.append(episodes.c.label.is_not(None))
-        stmt = select(*SUMMARY).where(*where).order_by(order, episodes.c.id).limit(positive_int(limit, "limit"))
-        return [episode_from_row(r, False) for r in self._db.read(lambda c: c.execute(stmt).all())]
-
-    def find_input(self, value: codec.Payload) -> list[int]:
-        """Ids of episodes whose input equals ``value`` (by digest), oldest first."""
-        d = codec.digest(value)
-        stmt = select(episodes.c.id).where(episodes.c.input_digest == d).order_by(episodes.c.id)
-        return list(self._db.read(lambda c: c.execute(stmt).scalars().all()))
-
-    def query(self, sql: str, params: Sequence[Any] = ()) -> bulk.Rows:
-        """Raw rows of one DB-API ``SELECT`` in a read transaction (:mod:`memory_store.bulk`'s source for an
-        in-memory database)."""
-        return self._db.read(lambda c: _driver(c).execute(sql, tuple(params)).fetchall())
-
-    @property
-    def source(self) -> bulk.Source:
-        """Where :mod:`memory_store.bulk` reads these episodes: the database file (a worker process can open
-        it), or :meth:`query` for an in-memory database."""
-        return str(self._db.path) if self._db.path is not None else self.query
-
-    def count(self) -> int:
-        return int(self._db.read(lambda c: c.execute(COUNT).scalar_one()))
-
-    def __len__(self) -> int:
-        return self.count()
-
     # -- helpers -----------------------------------------------------------------------------------
 
     def _claim_dim(self, conn: Connection, dim: int) -> int:
@@ -437,8 +363,3 @@ class EpisodicMemory(EpisodeSearch):
             raise UnknownIdError("episode id", missing)
         return ids
 
-
-def _driver(conn: Connection) -> sqlite3.Connection:
-    raw = conn.connection.driver_connection
-    assert raw is not None
-    return raw  # type: ignore[no-any-return]
