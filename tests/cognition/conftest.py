@@ -28,3 +28,14 @@ def fast_graph() -> ir.Graph:
 def samples() -> tuple[np.ndarray, np.ndarray]:
     data = np.load(DATA / "digits_samples.npz")
     return data["pixels"], data["labels"]
+
+
+@pytest.fixture(scope="session")
+def digit_stream(samples):
+    """``digit_stream(n)``: n digit inputs, distinct also past the held-out samples (each pass adds 1e-3)."""
+
+    def make(n: int) -> list[np.ndarray]:
+        pixels = samples[0]
+        return [pixels[i % len(pixels)] + np.float32(1e-3 * (i // len(pixels))) for i in range(n)]
+
+    return make

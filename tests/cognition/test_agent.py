@@ -18,11 +18,6 @@ from engine.errors import InvalidInputError
 from engine.session import InferenceSession
 
 
-def _stream(samples, n: int) -> list[np.ndarray]:
-    pixels = samples[0]
-    return [pixels[i % len(pixels)] + np.float32(1e-3 * (i // len(pixels))) for i in range(n)]
-
-
 async def test_infer_returns_a_frozen_thought_and_stores_it(model_path, fast_graph, samples) -> None:
     async with Agent(model_path, memory=":memory:", fast_model=fast_graph) as agent:
         thought = await agent.infer(samples[0][0])
@@ -44,8 +39,8 @@ async def test_infer_returns_a_frozen_thought_and_stores_it(model_path, fast_gra
             stats.escalations = 3  # type: ignore[misc]
 
 
-async def test_thousand_concurrent_infers_are_answered_and_stored(model_path, fast_graph, samples) -> None:
-    inputs = _stream(samples, 1000)
+async def test_thousand_concurrent_infers_are_answered_and_stored(digit_stream, model_path, fast_graph) -> None:
+    inputs = digit_stream(1000)
     thoughts: list[Thought | None] = [None] * len(inputs)
     async with Agent(model_path, memory=":memory:", fast_model=fast_graph) as agent:
 
@@ -61,85 +56,12 @@ async def test_thousand_concurrent_infers_are_answered_and_stored(model_path, fa
         assert agent.statistics().commits < 1000  # concurrent calls shared commits
 
 
-class _SpySession:
-    """A session stand-in that records the thread of every run and the ticks of a ticker task seen while a run
-    in slices was in progress."""
-
-    def __init__(self, session, ticker) -> None:
-        self._session = session
-        self._ticker = ticker
-        self.threads: list[int] = []
-        self.sliced_ticks: list[int] = []
-
-    def __getattr__(self, name):
-        return getattr(self._session, name)
-
-    def run(self, names, feeds):
-        import threading
-
-        self.threads.append(threading.get_ident())
-        return self._session.run(names, feeds)
-
-    def run_in_slices(self, names, feeds, slice_s):
-        import threading
-
-        self.threads.append(threading.get_ident())
-        inner = self._session.run_in_slices(names, feeds, slice_s)
-
-        def steps():
-            before = self._ticker[0]
-            result = yield from inner
-            self.sliced_ticks.append(self._ticker[0] - before)
-            return result
-
-        return steps()
-
-
-@pytest.mark.parametrize("alone_max_s", [0.0, 10.0])
-async def test_inline_alone_runs_a_lone_call_on_the_loop_in_slices(model_path, samples, alone_max_s) -> None:
-    import threading
-
-    config = AgentConfig(inline_max_s=0.0, inline_alone_max_s=alone_max_s, inline_slice_s=1e-9, cache_size=0)
-    inputs = _stream(samples, 40)
-    ticks = [0]
-    async with Agent(model_path, memory=":memory:", config=config) as agent:
-        runner = agent._models.system1
-        spy = runner.session = _SpySession(runner.session, ticks)
-        reference = InferenceSession(model_path)
-        done = trio.Event()
-
-        async def ticker() -> None:
-            while not done.is_set():
-                ticks[0] += 1
-                await trio.lowlevel.checkpoint()
-
-        async with trio.open_nursery() as nursery:
-            nursery.start_soon(ticker)
-            for x in inputs[:5]:  # one call in flight at a time
-                thought = await agent.infer(x)
-                expected = reference.run(None, {"pixels": x[None]})[-1][0]
-                np.testing.assert_allclose(thought.output, expected, rtol=1e-5, atol=1e-6)
-            done.set()
-        on_loop = [t == threading.get_ident() for t in spy.threads]
-        assert all(on_loop) if alone_max_s else not any(on_loop)
-        if alone_max_s:  # the loop served the ticker between the run's slices (one node per slice here)
-            assert len(spy.sliced_ticks) == 5 and min(spy.sliced_ticks) >= 2
-        else:
-            assert spy.sliced_ticks == []
-        spy.threads.clear()
-        async with trio.open_nursery() as nursery:
-            for x in inputs[5:]:
-                nursery.start_soon(agent.infer, x)
-        assert sum(t != threading.get_ident() for t in spy.threads) >= len(inputs[5:]) - 1  # concurrent: threads
-        assert agent.memory.episodic.count() == len(inputs)
-
-
-async def test_cancellation_loses_nothing_returned(model_path, fast_graph, samples, tmp_path) -> None:
+async def test_cancellation_loses_nothing_returned(digit_stream, model_path, fast_graph, samples, tmp_path) -> None:
     returned: list[Thought] = []
     path = tmp_path / "agent.db"
     async with Agent(model_path, memory=path, fast_model=fast_graph) as agent:
         async with trio.open_nursery() as nursery:
-            for x in _stream(samples, 2000):
+            for x in digit_stream(2000):
 
                 async def one(x: np.ndarray = x) -> None:
                     returned.append(await agent.infer(x))
@@ -338,97 +260,3 @@ async def test_wide_features_are_stored_projected(tmp_path) -> None:
         assert nearest[0].id == ids[7] and nearest[0].distance == pytest.approx(0.0, abs=0.5)
     async with Agent(model, memory=db, fast_model=model) as agent:  # reopens with the same projection
         assert (await agent.recall(xs[3], k=1))[0].id == ids[3]
-
-
-async def test_a_lone_slow_call_stores_its_input_while_the_model_runs(
-    model_path, samples, tmp_path, monkeypatch
-) -> None:
-    import cognition.agent as agent_module
-
-    monkeypatch.setattr(agent_module, "OVERLAP_MIN_S", 0.0)  # the digits MLP stands in for a slow model
-    config = AgentConfig(inline_max_s=0.0, near_duplicate_similarity=None)
-    inputs = _stream(samples, 6)
-    path = tmp_path / "agent.db"
-    async with Agent(model_path, memory=path, config=config) as agent:
-        runner = agent._models.system1
-        real = runner.session
-        runs: list[int] = []
-
-        class Counting:
-            def __getattr__(self, name):
-                return getattr(real, name)
-
-            def run_in_slices(self, names, feeds, slice_s):
-                runs.append(1)
-                return real.run_in_slices(names, feeds, slice_s)
-
-        runner.session = Counting()
-        thoughts = [await agent.infer(x) for x in inputs]
-        assert len(runs) == len(inputs) and all(t.route != "cache" for t in thoughts)
-        again = await agent.infer(inputs[2])  # its fingerprint is cached: hashed first, then answered by the cache
-        assert again.route == "cache" and again.prediction == thoughts[2].prediction and len(runs) == len(inputs)
-        stored = agent.memory.episodic.get([t.episode_id for t in [*thoughts, again]])
-        for episode, x in zip(stored, [*inputs, inputs[2]], strict=True):
-            np.testing.assert_array_equal(episode.input, x[None])  # read back through episode_inputs
-        raw = agent.memory.db.engine.raw_connection()
-        try:
-            inputs_rows = raw.execute("SELECT count(*) FROM episode_inputs").fetchone()[0]
-            in_rows = raw.execute("SELECT count(*) FROM episodes WHERE input IS NOT NULL").fetchone()[0]
-        finally:
-            raw.close()
-        # the new inputs went ahead of their rows; the cached one was hashed on the loop and stored in its row
-        assert inputs_rows == len(inputs) and in_rows == 1
-    async with Agent(model_path, memory=path, config=config) as agent:  # reopened: the inputs are there
-        [first] = agent.memory.episodic.get([thoughts[0].episode_id])
-        np.testing.assert_array_equal(first.input, inputs[0][None])
-
-
-def test_fingerprints_rule_cache_entries_out_without_false_negatives() -> None:
-    from cognition.systems import Answer, System1, fingerprint
-    from memory_store import WorkingMemory
-
-    rng = np.random.default_rng(0)
-    xs = [rng.random((1, 3, 40, 40), dtype=np.float32) for _ in range(6)]
-    assert fingerprint(xs[0]) == fingerprint(xs[0].copy()) and fingerprint(xs[0]) != fingerprint(xs[1])
-    assert fingerprint(xs[0]) != fingerprint(xs[0].reshape(1, 3, 1600))  # the shape counts
-    answer = Answer(np.zeros(3), np.zeros(3), 0, 1.0, np.zeros(4, np.float32))
-    system1 = System1(None, WorkingMemory(4), cache_size=3, near_duplicate=None)  # type: ignore[arg-type]
-    for i, x in enumerate(xs[:4]):
-        system1.remember(bytes([i]) * 16, answer, from_system2=False, vector=np.zeros(4), fingerprint=fingerprint(x))
-    assert not system1.may_hold(fingerprint(xs[0]))  # evicted (LRU of 3)
-    assert all(system1.may_hold(fingerprint(x)) for x in xs[1:4]) and not system1.may_hold(fingerprint(xs[5]))
-    system1.forget(bytes([2]) * 16)
-    assert not system1.may_hold(fingerprint(xs[2])) and system1.may_hold(fingerprint(xs[3]))
-    system1.clear()
-    assert not any(system1.may_hold(fingerprint(x)) for x in xs)
-
-
-def test_lone_calls_in_slices_with_input_jobs_under_asyncio(model_path, samples, tmp_path, monkeypatch) -> None:
-    import cognition.agent as agent_module
-
-    monkeypatch.setattr(agent_module, "OVERLAP_MIN_S", 0.0)
-    config = AgentConfig(inline_max_s=0.0, inline_slice_s=1e-9)
-    inputs = _stream(samples, 8)
-
-    async def main() -> tuple[list[Thought], int]:
-        ticks = 0
-        async with Agent(model_path, memory=tmp_path / "a.db", config=config) as agent:
-            done = anyio.Event()
-
-            async def ticker() -> None:
-                nonlocal ticks
-                while not done.is_set():
-                    ticks += 1
-                    await anyio.lowlevel.checkpoint()
-
-            async with anyio.create_task_group() as tg:
-                tg.start_soon(ticker)
-                thoughts = [await agent.infer(x) for x in inputs]
-                done.set()
-            stored = agent.memory.episodic.get([t.episode_id for t in thoughts])
-            for episode, x in zip(stored, inputs, strict=True):
-                np.testing.assert_array_equal(episode.input, x[None])
-        return thoughts, ticks
-
-    thoughts, ticks = anyio.run(main, backend="asyncio")
-    assert len({t.episode_id for t in thoughts}) == len(inputs) and ticks >= 2 * len(inputs)
