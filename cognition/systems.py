@@ -62,7 +62,7 @@ class ModelRunner:
         self.probabilities_out = True  # decided by probe()
         self.inline = True
         self.inline_alone = False  # also inline while no other call is in flight (AgentConfig.inline_alone_max_s)
-        self.slice_s = 0.001  # AgentConfig.inline_slice_s
+        self.slice_s = 0.02  # AgentConfig.inline_slice_s
         self.checkpoints = 0  # taken between slices, all runs together
         self.limiter: anyio.CapacityLimiter | None = None
 
