@@ -198,3 +198,35 @@ def test_sigkill_loses_no_committed_episode(db_path: Path) -> None:
             assert episode.vector is not None
             np.testing.assert_allclose(episode.vector, expected, rtol=1e-3, atol=1e-3)
             assert memory.episodic.search(expected, k=1)[0].distance == pytest.approx(0.0, abs=1e-2)
+
+
+def test_checkpoints_keep_the_wal_bounded_under_a_stream_of_commits(db_path: Path, rng: np.random.Generator) -> None:
+    # the agent's set-up: no automatic checkpoint, another thread checkpoints while one commits a row at a time;
+    # a checkpoint overtaken by commits never completes, and SQLite restarts the WAL only after a complete one
+    n, every = 5000, 250
+    with memory_store.open_memory(db_path, dim=8, autocheckpoint=0) as memory:
+        encoded = [memory.episodic.encode(e) for e in _episodes(rng, n)]
+        wal = db_path.with_name(db_path.name + "-wal")
+        sizes: list[int] = []
+        committed = threading.Semaphore(0)
+
+        def checkpoints() -> None:
+            for _ in range(n // every):
+                for _ in range(every):
+                    committed.acquire()
+                memory.db.checkpoint()
+                sizes.append(wal.stat().st_size)
+
+        thread = threading.Thread(target=checkpoints)
+        thread.start()
+        for e in encoded:
+            memory.episodic.commit([e])
+            committed.release()
+        thread.join()
+        frames = 4096 + 24
+        # the WAL header's checkpoint sequence number counts restarts (bytes 12-16, big-endian)
+        restarts = int.from_bytes(wal.read_bytes()[12:16], "big")
+        assert restarts >= n // every // 2
+        # between two restarts: the commits of one interval (a few pages each); after one: cut back to the limit
+        assert max(sizes) <= memory_store.database.WAL_SIZE_LIMIT + 2 * every * 8 * frames
+        assert memory.episodic.count() == n
