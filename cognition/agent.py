@@ -189,7 +189,10 @@ class Agent:
                     finally:
                         # an input job of a cancelled call may still be storing: let it finish first
                         await anyio.to_thread.run_sync(self._input_thread.close)
-                        await anyio.to_thread.run_sync(self._close_memory)
+                        try:
+                            await self._sleeper.aclose()
+                        finally:
+                            await anyio.to_thread.run_sync(self._close_memory)
         if exc is None:
             self._writer.check()  # a deferred commit that failed must not pass silently
         return suppress

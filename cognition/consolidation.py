@@ -38,7 +38,6 @@ from typing import Any
 
 import anyio
 import anyio.lowlevel
-import anyio.to_process
 import anyio.to_thread
 import numpy as np
 
@@ -52,6 +51,7 @@ from .config import AgentConfig, SleepReport
 from .episodes import INLINE_LOCK_WAIT_S
 from .sleep_scheduler import SleepScheduler
 from .sleep_worker import Loaded
+from .worker_process import WorkerProcess
 
 #: Rows per write transaction of a sleep (importance, forgetting): each holds the write lock ~0.3 ms, so a
 #: durable ``infer`` that commits meanwhile waits at most that long; the event loop runs between chunks.
@@ -85,6 +85,7 @@ class SleepEngine:
         self.running = False
         #: where the array work runs: "process", "thread", or "thread (why the process failed)"
         self.worker: str = config.sleep_worker
+        self._process = WorkerProcess()
 
     async def _thread(self, fn: Callable[..., Any], *args: Any) -> Any:
         return await anyio.to_thread.run_sync(fn, *args, limiter=self._limiter)
@@ -92,17 +93,20 @@ class SleepEngine:
     async def _compute(self, fn: Callable[..., Any], *args: Any) -> Any:
         """Array work (a :mod:`cognition.sleep_worker` function) in the worker process, or the thread.
         Cancelling the sleep kills the process; nothing it computed has been installed by then. A worker
-        that cannot start (it imports the parent's ``__main__``, like multiprocessing's spawn: a script
-        without an ``if __name__ == "__main__"`` guard fails there) or dies sends this and every later
-        call of this engine to the thread (:attr:`worker` says where the work runs)."""
+        that cannot start or dies sends this and every later call of this engine to the thread
+        (:attr:`worker` says where the work runs). The worker never runs the caller's ``__main__``
+        (:mod:`cognition.worker_process`)."""
         if self.worker == "process":
             try:
-                return await anyio.to_process.run_sync(
-                    sleep_worker.run, self.config.sleep_niceness, fn, *args, cancellable=True, limiter=self._limiter
-                )
+                async with self._limiter:
+                    return await self._process.run(sleep_worker.run, self.config.sleep_niceness, fn, *args)
             except anyio.BrokenWorkerProcess as exc:
                 self.worker = f"thread (the worker process failed: {exc!r})"
         return await self._thread(fn, *args)
+
+    async def aclose(self) -> None:
+        """Stop the worker process (the agent's exit)."""
+        await self._process.aclose()
 
     async def _read(self, fn: Callable[..., Any], *args: Any) -> Any:
         """``fn(source, *args)`` (a :mod:`cognition.sleep_worker` reader of :mod:`memory_store.bulk`): in the

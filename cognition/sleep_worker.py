@@ -12,8 +12,8 @@ is GIL-holding Python that the event loop would otherwise feel. Only the (short,
 agent's process.
 
 Every function takes and returns plain data (arrays, the learner copy, a ``numpy.random.Generator``) so it can
-travel through :func:`anyio.to_process.run_sync`; a Generator is handed back so that the engine's random
-stream advances exactly as it would in a thread.
+travel to the worker process (:mod:`cognition.worker_process`); a Generator is handed back so that the engine's
+random stream advances exactly as it would in a thread.
 """
 
 from __future__ import annotations

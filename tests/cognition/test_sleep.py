@@ -6,7 +6,6 @@ from __future__ import annotations
 import dataclasses
 
 import anyio
-import anyio.to_process
 import numpy as np
 import pytest
 import trio
@@ -15,6 +14,7 @@ from sklearn.datasets import load_digits
 from cognition.agent import Agent
 from cognition.config import AgentConfig, SleepReport
 from cognition.learning import LearningConfig
+from cognition.worker_process import WorkerProcess
 from memory_store import Consolidation
 
 
@@ -161,7 +161,7 @@ async def test_sleep_worker_thread_matches_the_process(model_path, digits, tmp_p
     async def no_process(*args: object, **kwargs: object) -> None:
         raise AssertionError("sleep_worker='thread' started a process")
 
-    monkeypatch.setattr(anyio.to_process, "run_sync", no_process)
+    monkeypatch.setattr(WorkerProcess, "run", no_process)
     thread_config = dataclasses.replace(config, sleep_worker="thread")
     async with Agent(model_path, memory=tmp_path / "t.db", config=thread_config) as agent:
         by_thread = await _two_sleeps(agent, x, y)
@@ -183,7 +183,7 @@ async def test_sleep_falls_back_to_the_thread_when_the_process_cannot_start(
         calls += 1
         raise anyio.BrokenWorkerProcess("the worker process died on start")
 
-    monkeypatch.setattr(anyio.to_process, "run_sync", broken)
+    monkeypatch.setattr(WorkerProcess, "run", broken)
     config = AgentConfig(episode_capacity=150, learning=LearningConfig(epochs=3))
     async with Agent(model_path, memory=tmp_path / "m.db", config=config) as agent:
         first, second = await _two_sleeps(agent, x, y)
