@@ -36,7 +36,7 @@ from .models import Models, build_models
 from .perception import Percept
 from .router import HRM
 from .systems import Answer, System1, fingerprint
-from .vectors import Projection, VectorWindow
+from .vectors import Projection, VectorWindow, projection_kind
 
 _LATENCY_WINDOW = 10_000
 #: a lone call on a model at least this slow builds its percept and stores its input while the model runs
@@ -99,12 +99,13 @@ class Agent:
         models = self._models
         for runner in (models.system1, models.system2):
             runner.limiter = self._limiter
-        self._projection = Projection(models.feature_dim, cfg.vector_dim, cfg.seed)
-        dim = self._projection.dim
+        dim = min(models.feature_dim, cfg.vector_dim)  # the episode vectors' (Projection.dim)
         self.memory = await anyio.to_thread.run_sync(
             lambda: memory_store.open_memory(self._memory_arg, dim=dim, working_capacity=64, autocheckpoint=0)
         )
         try:
+            kind = await anyio.to_thread.run_sync(projection_kind, self.memory)
+            self._projection = Projection(models.feature_dim, cfg.vector_dim, cfg.seed, kind)
             recent = await anyio.to_thread.run_sync(
                 lambda: self.memory.episodic.between(
                     newest_first=True, limit=cfg.novelty_window, with_payload=True
