@@ -6,7 +6,6 @@ import math
 from typing import Literal
 
 import numpy as np
-from sqlalchemy import Connection
 
 import memory_store
 from engine.kernels._numba import jit
@@ -74,17 +73,8 @@ def projection_kind(memory: memory_store.Memory) -> ProjectionKind:
     the Gaussian projection, and keeps it (vectors of two projections are not comparable).
 
     Raises DatabaseVersionError for a kind this version does not know."""
-    db = memory.db
-    has_episodes = memory.episodic.count() > 0
-
-    def decide(conn: Connection) -> str:
-        kind = db.get_meta(conn, PROJECTION_META)
-        if kind is None:
-            kind = "gaussian" if has_episodes else "sparse"
-            db.set_meta(conn, PROJECTION_META, kind)
-        return kind
-
-    kind = db.write(decide)
+    legacy = memory.episodic.count() > 0
+    kind = memory.db.meta_setdefault(PROJECTION_META, lambda: "gaussian" if legacy else "sparse")
     if kind not in PROJECTION_KINDS:
         raise DatabaseVersionError(
             f"the memory's episode vectors use a projection this version does not know ({kind!r}; known: "

@@ -284,6 +284,18 @@ class Database:
     def set_meta(self, conn: Connection, key: str, value: str) -> None:
         conn.execute(ronn_meta.insert().prefix_with("OR REPLACE").values(key=key, value=value))
 
+    def meta_setdefault(self, key: str, value: Callable[[], str]) -> str:
+        """The meta fact ``key``; when there is none, ``value()`` is stored and returned (one transaction)."""
+
+        def get_or_set(conn: Connection) -> str:
+            known = self.get_meta(conn, key)
+            if known is None:
+                known = value()
+                self.set_meta(conn, key, known)
+            return known
+
+        return self.write(get_or_set)
+
     def close(self) -> None:
         """Release every connection (a WAL checkpoint happens when the last one closes)."""
         with self._write_lock:

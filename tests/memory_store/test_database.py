@@ -88,3 +88,18 @@ def test_exported_names() -> None:
     }
     for name in memory_store.__all__:
         assert getattr(memory_store, name) is not None
+
+
+def test_meta_setdefault_stores_once_and_keeps_what_is_there(db_path: Path) -> None:
+    calls: list[int] = []
+
+    def default() -> str:
+        calls.append(1)
+        return "first"
+
+    with memory_store.open_memory(db_path) as memory:
+        assert memory.db.meta_setdefault("some_key", default) == "first"
+        assert memory.db.meta_setdefault("some_key", lambda: "second") == "first"
+    with memory_store.open_memory(db_path) as memory:  # it was committed
+        assert memory.db.read(lambda c: memory.db.get_meta(c, "some_key")) == "first"
+    assert calls == [1]
