@@ -51,16 +51,17 @@ class RunningQuantile:
 
     def rank(self, value: float) -> float:
         """Fraction of recent values below ``value`` (0.5 before any value is known)."""
-        if not len(self._sorted):
-            return 0.5
-        return float(np.searchsorted(self._sorted, value)) / len(self._sorted)
+        known = len(self._sorted)
+        return float(self._sorted.searchsorted(value)) / known if known else 0.5
 
     def add(self, value: float) -> None:
-        self._values[self._n % len(self._values)] = value
+        values = self._values
+        values[self._n % len(values)] = value
         self._n += 1
         self._stale += 1
-        if self._stale >= 32 or len(self) <= 32:
-            self._sorted = np.sort(self._values[: len(self)])
+        held = min(self._n, len(values))
+        if self._stale >= 32 or held <= 32:
+            self._sorted = np.sort(values[:held])
             self._stale = 0
 
 

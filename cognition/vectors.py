@@ -97,7 +97,7 @@ def _sparse_project(
 
 class VectorWindow:
     """The last ``size`` episode vectors in process: the novelty search without a database round trip
-    (two numpy calls for the nearest one: ``|m|^2 / 2 - m @ v`` ranks as the distance does)."""
+    (``|m|^2 / 2 - m . v`` ranks as the distance does), one compiled pass over the window."""
 
     def __init__(self, size: int, dim: int, k: int) -> None:
         self._m = np.zeros((size, dim), np.float32)
@@ -110,17 +110,37 @@ class VectorWindow:
 
     def distance(self, v: np.ndarray) -> float | None:
         """Mean Euclidean distance from ``v`` to its ``k`` nearest vectors in the window."""
-        n = len(self)
+        n = min(self._n, len(self._m))
         if not n:
             return None
-        m, half_sq = (self._m, self._half_sq) if n == len(self._m) else (self._m[:n], self._half_sq[:n])
-        d = half_sq - m @ v  # (|m|^2 - 2 m.v) / 2
-        k = min(self._k, n)
-        near = float(d.min() if k == 1 else np.partition(d, k - 1)[:k].mean())
-        return math.sqrt(max(2.0 * near + float(v @ v), 0.0))
+        return _nearest(self._m, self._half_sq, n, np.ascontiguousarray(v, dtype=np.float32), min(self._k, n))
 
     def add(self, v: np.ndarray) -> None:
         i = self._n % len(self._m)
         self._m[i] = v
         self._half_sq[i] = 0.5 * float(v @ v)
         self._n += 1
+
+
+@jit(fastmath=True)
+def _nearest(
+    m: np.ndarray, half_sq: np.ndarray, n: int, v: np.ndarray, k: int
+) -> float:  # pragma: no cover - compiled by numba
+    """Mean distance from ``v`` to its ``k`` nearest rows among the first ``n`` of ``m`` (``half_sq``: half
+    their squared norms): the ``k`` smallest ``half_sq - m . v`` kept in a sorted buffer."""
+    best = np.full(k, np.inf)
+    for r in range(n):
+        dot = np.float32(0.0)
+        for c in range(v.size):
+            dot += m[r, c] * v[c]
+        d = half_sq[r] - dot
+        if d < best[k - 1]:
+            j = k - 1
+            while j > 0 and best[j - 1] > d:
+                best[j] = best[j - 1]
+                j -= 1
+            best[j] = d
+    vv = 0.0
+    for c in range(v.size):
+        vv += v[c] * v[c]
+    return math.sqrt(max(2.0 * best.mean() + vv, 0.0))

@@ -25,6 +25,12 @@ PROBE_CHUNK = 256
 
 Payload = np.ndarray | bytes | None
 
+# the header of an array payload and the digest's prefix, by (dtype string, shape): an agent stores arrays of
+# one or two layouts, millions of times (bounded: arbitrary shapes stop being cached, not being encoded)
+_CACHED_LAYOUTS = 256
+_HEADERS: dict[tuple[str, tuple[int, ...]], bytes] = {}
+_PREFIXES: dict[tuple[str, tuple[int, ...]], bytes] = {}
+
 
 def check_vectors(
     vectors: Any, dim: int | None, *, what: str = "vectors", round16: bool = True
@@ -98,10 +104,15 @@ def encode_payload(value: Payload, *, what: str = "payload") -> bytes | None:
     if isinstance(value, bytes | bytearray | memoryview):
         return _squeeze(_BYTES, _BYTES_Z, b"", bytes(value))
     array = np.asarray(value)
-    if array.dtype.hasobject or array.dtype.kind not in "biufcSUmM" or array.ndim > 255:
-        raise InvalidMemoryInputError(f"{what} must be a numeric array or bytes, got dtype {array.dtype}")
-    dtype = array.dtype.str.encode()
-    header = struct.pack(f"<B{len(dtype)}sB{array.ndim}Q", len(dtype), dtype, array.ndim, *array.shape)
+    key = (array.dtype.str, array.shape)
+    header = _HEADERS.get(key)
+    if header is None:
+        if array.dtype.hasobject or array.dtype.kind not in "biufcSUmM" or array.ndim > 255:
+            raise InvalidMemoryInputError(f"{what} must be a numeric array or bytes, got dtype {array.dtype}")
+        dtype = array.dtype.str.encode()
+        header = struct.pack(f"<B{len(dtype)}sB{array.ndim}Q", len(dtype), dtype, array.ndim, *array.shape)
+        if len(_HEADERS) < _CACHED_LAYOUTS:
+            _HEADERS[key] = header
     return _squeeze(_ARRAY, _ARRAY_Z, header, _raw(array))
 
 
@@ -165,6 +176,12 @@ def digest(value: Payload) -> bytes:
         h.update(bytes(value))
         return h.digest()
     array = np.ascontiguousarray(value)  # (a 0-d array hashes as shape (1,), as it always has)
-    h.update(f"{array.dtype.str}{array.shape}:".encode())
+    key = (array.dtype.str, array.shape)
+    prefix = _PREFIXES.get(key)
+    if prefix is None:
+        prefix = f"{array.dtype.str}{array.shape}:".encode()
+        if len(_PREFIXES) < _CACHED_LAYOUTS:
+            _PREFIXES[key] = prefix
+    h.update(prefix)
     h.update(_raw(array))  # hashlib reads the buffer without the GIL (no copy for a C-contiguous array)
     return h.digest()
