@@ -61,9 +61,14 @@ def is_busy(exc: BaseException) -> bool:
     return (code is not None and code & 0xFF in _BUSY_CODES) or "locked" in str(orig) or "busy" in str(orig)
 
 
-#: Bytes a WAL file is cut back to when SQLite restarts it after a complete checkpoint (``journal_size_limit``;
-#: without it the file keeps the size of its longest run between checkpoints).
-WAL_SIZE_LIMIT = 8 << 20
+#: Bytes a WAL file is cut back to when SQLite rewinds it after a complete checkpoint (``journal_size_limit``):
+#: a rewound WAL is overwritten in place, so it keeps the size of the longest run between checkpoints (an
+#: agent's stream of commits: tens of MB); cutting it back each time stalled the next commit ~10 ms, so only a
+#: WAL grown past this (a long reader, a burst) is cut.
+WAL_SIZE_LIMIT = 128 << 20
+#: checkpoint passes without the writer lock at most, and the pass time under which the next one is the last
+CHECKPOINT_PASSES = 4
+CHECKPOINT_SHORT_S = 0.002
 
 
 class Database:
@@ -231,17 +236,27 @@ class Database:
                     raw.execute("PRAGMA foreign_keys = ON")
 
     def checkpoint(self) -> int:
-        """A passive WAL checkpoint (copies committed pages into the database file without waiting for, or
-        blocking, readers and writers); returns the pages checkpointed (0 in memory)."""
+        """Passive WAL checkpoints (copy committed pages into the database file without waiting for readers);
+        returns the WAL frames now copied (0 in memory).
+
+        SQLite rewinds the WAL only after a *complete* checkpoint, and one that this process's commits overtake
+        never completes: a commit every 0.2 ms grew the WAL by ~24 KB an episode, without bound. So the passes
+        run until one is short (each copies what arrived during the one before, while commits go on), and the
+        last runs under the writer lock, which it holds for the few frames left (~1 ms; holding it for the
+        whole copy, ~40 ms of an agent's commits, stalled ``infer`` that long).
+        """
         if self.path is None:
             return 0
-        # under the writer lock: a checkpoint overtaken by this process's commits never completes, and SQLite
-        # restarts the WAL only after a complete one (a commit stream every 0.2 ms grew it by 24 KB an episode,
-        # without bound)
-        with self._write_lock, self.engine.connect() as conn:
+        with self.engine.connect() as conn:
             raw = conn.connection.driver_connection
             assert raw is not None
-            row = raw.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
+            for _ in range(CHECKPOINT_PASSES):
+                start = time.monotonic()
+                raw.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
+                if time.monotonic() - start < CHECKPOINT_SHORT_S:
+                    break
+            with self._write_lock:
+                row = raw.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
         return 0 if row is None else int(row[2])
 
     # -- opening -----------------------------------------------------------------------------------
