@@ -2,7 +2,7 @@
 """Agent benchmark: infer overhead over a bare ``session.run``, throughput under 1,000 concurrent callers, and
 the System 1 / System 2 cascade on the digits stream.
 
-    python benchmarks/bench_agent.py [--quick] [--only overhead|concurrent|cascade] [--json out.json]
+    python benchmarks/bench_agent.py [--quick] [--only overhead|concurrent|cascade|breakdown|tail|vm] [--json out.json]
 
 1. Overhead: one caller, distinct inputs, file-backed memory, the exact cache off and routing pinned to one
    system whose model is the measured model itself (so the difference is the agent: perception, routing,
@@ -19,7 +19,9 @@ the System 1 / System 2 cascade on the digits stream.
 4. Breakdown (``--only breakdown``, not in the default set): where a lone durable call's overhead goes on
    the models of >= 5 ms (and a 3x160x160 CNN of ~20 ms): before the run, the run over the bare run, after
    the run, and the input job's own time on its thread (the agent's methods wrapped with timers).
-5. VM probe (``--only vm``, not in the default set): the same 16 µs of HRM scoring timed right after a gap
+5. Tail (``--only tail``, not in the default set): p50/p99/p99.9/max of 20,000 lone durable calls on the
+   digits MLP, with the indexer and the WAL checkpoints running beside them.
+6. VM probe (``--only vm``, not in the default set): the same 16 µs of HRM scoring timed right after a gap
    of 0-8 ms of pure register arithmetic, and after a rehearsal (docs/agent.md: why a fixed per-call path
    costs ~5x its warm time after a model run on this VM).
 """
@@ -238,6 +240,30 @@ async def breakdown(model: Path, n: int) -> dict[str, float]:
     return {k: statistics.median(v) / 1e3 for k, v in rows.items()}
 
 
+async def tail(n: int) -> dict[str, float]:
+    """Latency percentiles of ``n`` lone durable ``infer`` calls back to back on the digits MLP (pinned
+    routing): what the indexer's catch-ups and WAL checkpoints beside them cost the slowest calls."""
+    session = InferenceSession(MODEL)
+    xs = _inputs(session, n + n // 10)
+    times = []
+    with tempfile.TemporaryDirectory() as tmp:
+        config = AgentConfig(**PINNED)  # type: ignore[arg-type]
+        async with Agent(session, memory=Path(tmp) / "t.db", fast_model=session, config=config) as agent:
+            for x in xs:
+                start = time.perf_counter()
+                await agent.infer(x)
+                times.append(time.perf_counter() - start)
+    t = np.array(times[n // 10 :]) * 1e6
+    return {
+        "calls": float(len(t)),
+        "p50_us": float(np.percentile(t, 50)),
+        "p99_us": float(np.percentile(t, 99)),
+        "p99.9_us": float(np.percentile(t, 99.9)),
+        "max_us": float(t.max()),
+        "over_5ms": float((t > 5000).sum()),
+    }
+
+
 def vm_probe() -> dict[str, float]:
     """Median µs of one ``HRM.score`` + novelty search right after a gap of pure register arithmetic (a numba
     loop touching no memory), and right after a rehearsal of the same call."""
@@ -292,7 +318,7 @@ def main() -> None:
     parser.add_argument("--json", metavar="FILE", help="write the results as JSON")
     parser.add_argument(
         "--only",
-        choices=["overhead", "concurrent", "cascade", "breakdown", "vm"],
+        choices=["overhead", "concurrent", "cascade", "breakdown", "vm", "tail"],
         action="append",
         help="run these parts only",
     )
@@ -325,6 +351,9 @@ def main() -> None:
                 (folder / f"{key}.onnx").write_bytes(build())
                 results[f"breakdown_{key}"] = trio.run(breakdown, folder / f"{key}.onnx", 20 if args.quick else 150)
                 print(f"breakdown, {key} (median µs):", json.dumps(results[f"breakdown_{key}"], indent=1))
+        if "tail" in parts:
+            results["tail"] = trio.run(tail, 2000 if args.quick else 20_000)
+            print("lone durable calls, digits MLP:", json.dumps(results["tail"], indent=1))
         if "vm" in parts:
             results["vm_probe"] = vm_probe()
             print("HRM scoring after a gap (median µs):", json.dumps(results["vm_probe"], indent=1))
