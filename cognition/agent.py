@@ -371,7 +371,7 @@ class Agent:
             system2=self._models.system2.description,
             inline=self._models.system2.inline,
             episodes_stored=self._writer.committed,
-            episodes_total=self._episodes_before + self._writer.committed,
+            episodes_total=self._episodes_before + self._writer.committed - self._sleeper.forgotten,
             pending_writes=self._writer.pending,
             commits=self._writer.commits,
             working_memory=len(self.memory.working),

@@ -290,7 +290,9 @@ class AgentStatistics:
     system1: str
     system2: str
     inline: bool
-    episodes_stored: int
+    episodes_stored: int  #: committed by this agent
+    #: in the memory as this agent knows it: those there when it opened, plus its own, minus those its sleeps
+    #: forgot (another process's writes to the same file are not counted; ``memory.episodic.count()`` is)
     episodes_total: int
     pending_writes: int
     commits: int

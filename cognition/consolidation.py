@@ -81,6 +81,7 @@ class SleepEngine:
         self._limiter = anyio.CapacityLimiter(1)
         self._rng = np.random.default_rng(config.seed)
         self.sleeps = 0
+        self.forgotten = 0  #: episodes the sleeps forgot, all together (counted per committed chunk)
         self.last: SleepReport | None = None
         self.running = False
         #: where the array work runs: "process", "thread", or "thread (why the process failed)"
@@ -326,7 +327,12 @@ class SleepEngine:
             return 0
         ids: np.ndarray = await self._read(sleep_worker.forget_set, _CONSOLIDATED, excess)
         chunks = [ids[s : s + WRITE_CHUNK].tolist() for s in range(0, len(ids), WRITE_CHUNK)]
-        await self._write_in_turns(episodic.forget, chunks)
+
+        def forget(chunk: list[int], wait: bool | float = True) -> None:
+            episodic.forget(chunk, wait=wait)
+            self.forgotten += len(chunk)  # a sleep cancelled later has still forgotten these
+
+        await self._write_in_turns(forget, chunks)
         return len(ids)
 
     async def _write_in_turns(self, write: Callable[..., Any], chunks: list[Any]) -> None:

@@ -48,6 +48,7 @@ async def test_sleep_runs_every_step_and_reports_it(model_path, digits) -> None:
         assert report.system1_updated == (report.system1_agreement_after >= report.system1_agreement_before)
         # forgetting: down to the capacity, rows and index points together, the most important kept
         assert report.forgotten == 150 and report.episodes == 150 == agent.memory.episodic.count()
+        assert agent.statistics().episodes_total == 150 and agent.statistics().episodes_stored == 300
         kept = agent.memory.episodic.between(limit=1000, with_payload=True)
         assert {e.consolidation for e in kept} == {Consolidation.CONSOLIDATED}
         assert all(0.0 <= e.importance <= 1.0 for e in kept)
