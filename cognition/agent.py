@@ -149,7 +149,13 @@ class Agent:
         self._routes: dict[str, int] = dict.fromkeys(ROUTES, 0)
         self._latencies: dict[str, deque[float]] = {r: deque(maxlen=_LATENCY_WINDOW) for r in ROUTES}
         self._feedback = Feedback(
-            self.memory, self._writer, self._hrm, self._system1, self._adaptation, self._limiter
+            self.memory,
+            self._writer,
+            self._hrm,
+            self._system1,
+            self._adaptation,
+            self._limiter,
+            classes=models.system2.classes,
         )
         self._cascade = Cascade(self._hrm, self._system1, models, self._window, self._projection)
         self._active = 0

@@ -39,8 +39,11 @@ class Feedback:
         system1: System1,
         adaptation: Adaptation | None,
         limiter: anyio.CapacityLimiter,
+        *,
+        classes: int,
     ) -> None:
         self.memory = memory
+        self.classes = classes  #: labels are 0 .. classes - 1 (the size of System 2's score output)
         self._writer = writer
         self._hrm = hrm
         self._system1 = system1
@@ -67,6 +70,10 @@ class Feedback:
             raise InvalidInputError("feedback needs a label or a reward")
         if label is not None and (isinstance(label, bool) or not isinstance(label, int | np.integer)):
             raise InvalidInputError(f"label must be an int, got {label!r}")
+        if label is not None and not 0 <= label < self.classes:
+            raise InvalidInputError(
+                f"label must be a class of the model's score output, 0 to {self.classes - 1}, got {label}"
+            )
         if reward is not None and (not isinstance(reward, int | float) or not math.isfinite(reward)):
             raise InvalidInputError(f"reward must be a finite number, got {reward!r}")
         key: Any

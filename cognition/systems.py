@@ -60,6 +60,7 @@ class ModelRunner:
         self.score_output = score_output
         self._projection = projection
         self.probabilities_out = True  # decided by probe()
+        self.classes = 0  # the score output's size, set by probe()
         self.inline = True
         self.inline_alone = False  # also inline while no other call is in flight (AgentConfig.inline_alone_max_s)
         self.slice_s = 0.02  # AgentConfig.inline_slice_s
@@ -75,6 +76,7 @@ class ModelRunner:
             outs = self.session.run(self._names, feeds)
             times.append(time.perf_counter() - start)
         scores = np.asarray(outs[0], np.float64).reshape(-1)
+        self.classes = int(scores.size)
         self.probabilities_out = bool((scores >= 0).all() and abs(scores.sum() - 1.0) < 1e-3)
         dim = self._features(outs, feeds).size
         return float(np.median(times)), int(dim)

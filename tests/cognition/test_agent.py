@@ -125,6 +125,12 @@ async def test_feedback_calibrates_the_threshold(model_path, fast_graph, samples
             await agent.feedback(1)
         with pytest.raises(memory_store.UnknownIdError):
             await agent.feedback(10_000, label=1)
+        # a label outside the model's 10 classes: a clear error, nothing recorded or learned
+        thought = await agent.infer(samples[0][0])
+        for bad in (10, 99, -1):
+            with pytest.raises(InvalidInputError, match="0 to 9"):
+                await agent.feedback(thought, label=bad)
+        assert agent.statistics().feedback == 32 and agent.memory.episodic.get([thought.episode_id])[0].label is None
 
 
 async def test_budget_keeps_system2_out(model_path, fast_graph, samples) -> None:
