@@ -79,6 +79,10 @@ class Agent:
             raise InvalidInputError(
                 "model is required: a path, bytes, ModelProto, ir.Graph or InferenceSession"
             )
+        if memory is not None and not isinstance(memory, str | os.PathLike):
+            raise InvalidInputError(
+                f"memory must be a path, an SQLite URL or ':memory:', got {type(memory).__name__}"
+            )
         self.config = config or AgentConfig()
         self._model = model
         self._fast_model = fast_model

@@ -130,6 +130,10 @@ def _resolve(path_or_url: str | Path | None) -> Path | None:
         return default_path()
     if isinstance(path_or_url, Path):
         return path_or_url.expanduser().resolve()
+    if not isinstance(path_or_url, str):
+        raise InvalidMemoryInputError(
+            f"the memory must be a path, an SQLite URL or ':memory:', got {type(path_or_url).__name__}"
+        )
     if path_or_url in (":memory:", "sqlite://", "sqlite:///:memory:"):
         return None
     if "://" in path_or_url:

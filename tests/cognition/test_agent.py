@@ -185,6 +185,15 @@ def test_runs_under_asyncio(model_path, fast_graph, samples) -> None:
     assert sorted(ids) == list(range(1, 33))
 
 
+def test_bad_constructor_arguments_raise_at_once(model_path) -> None:
+    with pytest.raises(InvalidInputError, match="memory must be a path"):
+        Agent(model_path, memory=123)  # type: ignore[arg-type]
+    with pytest.raises(InvalidInputError, match="config must be an AgentConfig"):
+        Agent(model_path, config={"durability": "deferred"})  # type: ignore[arg-type]
+    with pytest.raises(InvalidInputError, match="model is required"):
+        Agent(None)
+
+
 def test_config_is_checked_and_frozen() -> None:
     with pytest.raises(InvalidInputError, match="durability"):
         AgentConfig(durability="sometimes")  # type: ignore[arg-type]

@@ -51,6 +51,12 @@ def test_in_memory_databases(spec: str) -> None:
         assert memory.db.read(lambda c: c.execute(text("SELECT count(*) FROM episodes")).scalar()) == 1
 
 
+@pytest.mark.parametrize("bad", [123, b"/tmp/a.db", ["a.db"]])
+def test_a_memory_that_is_no_path_or_url_is_refused(bad: object) -> None:
+    with pytest.raises(memory_store.InvalidMemoryInputError, match="path, an SQLite URL"):
+        memory_store.open_memory(bad)  # type: ignore[arg-type]
+
+
 def test_close_is_idempotent(db_path: Path) -> None:
     memory = memory_store.open_memory(db_path)
     memory.close()
