@@ -62,6 +62,20 @@ def _probe_feeds(graph: ir.Graph) -> dict[str, np.ndarray]:
     return feeds
 
 
+def _sample_shape(value: ir.Value) -> list[Any] | None:
+    """The input's shape without its batch axis (named or unknown dimensions as None)."""
+    if value.shape is None:
+        return None
+    return [d if isinstance(d, int) else None for d in value.shape[1:]]
+
+
+def _compatible(a: list[Any] | None, b: list[Any] | None) -> bool:
+    """Whether two sample shapes can take the same input (an unknown shape or dimension fits any)."""
+    if a is None or b is None:
+        return True
+    return len(a) == len(b) and all(x is None or y is None or x == y for x, y in zip(a, b, strict=True))
+
+
 def build_models(model: Any, fast_model: Any, config: AgentConfig) -> Models:
     """Sessions for both systems (System 1 exposing its penultimate activations), probed and timed."""
     system2_session = model if isinstance(model, InferenceSession) else InferenceSession(model)
@@ -87,6 +101,12 @@ def build_models(model: Any, fast_model: Any, config: AgentConfig) -> Models:
             f"fast_model's inputs {[v.name for v in graph1.inputs]} differ from the model's "
             f"{[v.name for v in perception.inputs]}"
         )
+    for mine, theirs in zip(graph1.inputs, perception.inputs, strict=True):
+        if mine.dtype != theirs.dtype or not _compatible(_sample_shape(mine), _sample_shape(theirs)):
+            raise InvalidInputError(
+                f"fast_model's input {mine.name!r} is {mine.dtype} {_sample_shape(mine)} per sample; the "
+                f"model's is {theirs.dtype} {_sample_shape(theirs)}"
+            )
     if fast_model is None and ternarize is None:
         system1_session = InferenceSession(
             graph1, system2_session.get_session_options(), providers=system2_session.get_providers()
@@ -122,6 +142,11 @@ def build_models(model: Any, fast_model: Any, config: AgentConfig) -> Models:
             description=f"the full-precision model; providers {system2_session.get_providers()}",
         )
         t2, _ = system2.probe(feeds)
+    if system1.classes != system2.classes:
+        raise InvalidInputError(
+            f"fast_model's score output {score1!r} has {system1.classes} values; the model's {score!r} has "
+            f"{system2.classes} (System 1 must answer with the same classes)"
+        )
     system1.inline = t1 <= config.inline_max_s
     system2.inline = t2 <= config.inline_max_s
     system1.inline_alone = t1 <= config.inline_alone_max_s

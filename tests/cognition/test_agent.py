@@ -194,6 +194,42 @@ def test_bad_constructor_arguments_raise_at_once(model_path) -> None:
         Agent(None)
 
 
+def _tiny_mlp(inputs: int, classes: int, seed: int, name: str = "x") -> bytes:
+    from onnx import TensorProto, helper, numpy_helper
+
+    rng = np.random.default_rng(seed)
+    w1 = numpy_helper.from_array(rng.standard_normal((inputs, 16)).astype(np.float32), "w1")
+    w2 = numpy_helper.from_array(rng.standard_normal((16, classes)).astype(np.float32), "w2")
+    graph = helper.make_graph(
+        [
+            helper.make_node("MatMul", [name, "w1"], ["h"]),
+            helper.make_node("Relu", ["h"], ["r"]),
+            helper.make_node("MatMul", ["r", "w2"], ["y"]),
+        ],
+        "tiny",
+        [helper.make_tensor_value_info(name, TensorProto.FLOAT, [1, inputs])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, classes])],
+        [w1, w2],
+    )
+    return helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)]).SerializeToString()
+
+
+@pytest.mark.parametrize(
+    ("fast", "message"),
+    [
+        (_tiny_mlp(8, 5, 1), "has 5 values; the model's 'y' has 10"),
+        (_tiny_mlp(6, 10, 1), "input 'x' is float32 \\[6\\] per sample; the model's is float32 \\[8\\]"),
+        (_tiny_mlp(8, 10, 1, "z"), "inputs \\['z'\\] differ"),
+    ],
+)
+async def test_a_fast_model_that_does_not_fit_the_model_is_refused_at_open(fast: bytes, message: str) -> None:
+    with pytest.raises(InvalidInputError, match=message):
+        async with Agent(_tiny_mlp(8, 10, 0), memory=":memory:", fast_model=fast):
+            pass
+    async with Agent(_tiny_mlp(8, 10, 0), memory=":memory:", fast_model=_tiny_mlp(8, 10, 2)) as agent:
+        assert (await agent.infer(np.full(8, 0.5, np.float32))).output.shape == (10,)
+
+
 def test_config_is_checked_and_frozen() -> None:
     with pytest.raises(InvalidInputError, match="durability"):
         AgentConfig(durability="sometimes")  # type: ignore[arg-type]
