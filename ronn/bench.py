@@ -23,6 +23,8 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from ronn.arguments import int_at_least
+
 TYPES = {
     "tensor(float)": np.float32, "tensor(double)": np.float64, "tensor(float16)": np.float16,
     "tensor(int64)": np.int64, "tensor(int32)": np.int32, "tensor(int8)": np.int8, "tensor(uint8)": np.uint8,
@@ -143,10 +145,12 @@ def add_parser(sub: Any) -> None:
     p = sub.add_parser("bench", help="latency and throughput, optionally against onnxruntime")
     p.add_argument("model")
     p.add_argument("--vs", choices=["onnxruntime"], help="time this runtime in the same run")
-    p.add_argument("--threads", type=int, default=1, help="intra-op threads for both runtimes (0 = default)")
-    p.add_argument("--batch", type=int, default=1)
-    p.add_argument("--rounds", type=int, default=200)
-    p.add_argument("--warmup", type=int, default=20)
+    p.add_argument(
+        "--threads", type=int_at_least(0), default=1, help="intra-op threads for both runtimes (0 = default)"
+    )
+    p.add_argument("--batch", type=int_at_least(1), default=1)
+    p.add_argument("--rounds", type=int_at_least(1), default=200)
+    p.add_argument("--warmup", type=int_at_least(0), default=20)
     p.add_argument("--dim", action="append", default=[], metavar="NAME=SIZE",
                    help="size of a symbolic dimension")
     p.add_argument("--json", metavar="FILE", help="write the figures as JSON")

@@ -14,6 +14,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from engine.errors import RonnError
+from ronn.arguments import int_at_least
 
 DATA = Path(__file__).resolve().parent / "data"
 
@@ -164,7 +165,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--memory", metavar="PATH", help="episode database (default: demo.db in the user data folder)",
     )
-    p.add_argument("--limit", type=int, default=360, help="how many held-out digits to stream (at most 360)")
+    p.add_argument(
+        "--limit", type=int_at_least(1), default=360, help="how many held-out digits to stream (at most 360)"
+    )
     p.set_defaults(func=cmd_demo)
     from ronn.bench import add_parser as add_bench_parser
 

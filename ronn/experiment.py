@@ -21,6 +21,8 @@ from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from ronn.arguments import int_at_least, non_negative_float
+
 DEFAULT_SCENARIO = {"split-digits": "class", "permuted-digits": "domain"}
 
 
@@ -102,13 +104,15 @@ def add_parser(sub: Any) -> None:
                    help="comma-separated: naive, ewc, online_ewc, replay, replay_online_ewc, joint; or all")
     p.add_argument("--scenario", choices=["task", "domain", "class"],
                    help="default: class for split-digits, domain for permuted-digits")
-    p.add_argument("--seeds", type=int, default=5, help="run seeds 0..N-1")
+    p.add_argument("--seeds", type=int_at_least(1), default=5, help="run seeds 0..N-1")
     p.add_argument("--out", metavar="DIR", help="write DIR/<benchmark>-<scenario>.json and .png")
-    p.add_argument("--epochs", type=int, default=defaults.epochs, help="epochs per task")
-    p.add_argument("--hidden", type=int, default=defaults.hidden, help="width of the MLP's two hidden layers")
-    p.add_argument("--per-class", type=int, default=defaults.per_class, help="replay: stored episodes per class")
-    p.add_argument("--sleep-epochs", type=int, default=defaults.sleep_epochs,
+    p.add_argument("--epochs", type=int_at_least(1), default=defaults.epochs, help="epochs per task")
+    p.add_argument("--hidden", type=int_at_least(1), default=defaults.hidden,
+                   help="width of the MLP's two hidden layers")
+    p.add_argument("--per-class", type=int_at_least(1), default=defaults.per_class,
+                   help="replay: stored episodes per class")
+    p.add_argument("--sleep-epochs", type=int_at_least(0), default=defaults.sleep_epochs,
                    help="replay: epochs of class-balanced replay of the buffer after each task")
-    p.add_argument("--ewc-lambda", type=float, default=None,
+    p.add_argument("--ewc-lambda", type=non_negative_float, default=None,
                    help="EWC penalty weight for every strategy (default: cognition.experiment.DEFAULT_LAMBDA)")
     p.set_defaults(func=run_experiment_command)

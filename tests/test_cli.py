@@ -73,3 +73,22 @@ def test_bench_against_onnxruntime_writes_json(tmp_path: Path, capsys: pytest.Ca
     assert result["batch"] == 4 and result["ronn"]["runs"] == 20 and result["onnxruntime"]["runs"] == 20
     assert result["ratio_p50"] > 0 and result["max_abs_diff"] < 1e-4
     assert "P50 ratio ronn/onnxruntime" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["demo", "--limit", "-5"], "argument --limit: must be at least 1, got -5"),
+        (["bench", str(DATA / "digits_mlp.onnx"), "--batch", "0"], "argument --batch: must be at least 1, got 0"),
+        (["bench", str(DATA / "digits_mlp.onnx"), "--rounds", "-1"], "argument --rounds: must be at least 1"),
+        (["bench", str(DATA / "digits_mlp.onnx"), "--threads", "x"], "--threads: expected a whole number, got 'x'"),
+        (["experiment", "split-digits", "--hidden", "0"], "argument --hidden: must be at least 1, got 0"),
+        (["experiment", "split-digits", "--seeds", "0"], "argument --seeds: must be at least 1, got 0"),
+        (["experiment", "split-digits", "--ewc-lambda", "nan"], "--ewc-lambda: must be a finite number >= 0"),
+    ],
+)
+def test_bad_numbers_are_usage_errors(argv: list[str], message: str, capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exit_info:
+        main(argv)
+    assert exit_info.value.code == 2
+    assert message in capsys.readouterr().err
