@@ -89,7 +89,10 @@ def cmd_run(args: argparse.Namespace, console: Console) -> int:
         table.add_column(column)
     out_dir = Path(args.output_dir) if args.output_dir else None
     if out_dir:
-        out_dir.mkdir(parents=True, exist_ok=True)
+        try:
+            out_dir.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise SystemExit(f"cannot write outputs to {str(out_dir)!r}: {exc}") from None
     for name, value in zip(names, outputs, strict=True):
         array = np.asarray(value)
         numeric = array.size and array.dtype.kind in "fiub"
@@ -184,7 +187,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return int(args.func(args, console))
     except RonnError as exc:
-        console.print(f"[bold red]error:[/bold red] {type(exc).__name__}: {exc}", highlight=False)
+        # escaped: messages name shapes like [batch, 64], which rich would take for markup and drop
+        console.print(f"[bold red]error:[/bold red] {type(exc).__name__}: {escape(str(exc))}", highlight=False)
         return 2
 
 

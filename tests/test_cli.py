@@ -36,6 +36,19 @@ def test_run_reports_bad_input_clearly(tmp_path: Path, capsys: pytest.CaptureFix
     assert "InvalidInputError" in capsys.readouterr().out
 
 
+def test_error_messages_keep_their_brackets(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["run", str(MODEL)]) == 2  # no input: the message names the expected shape
+    out = " ".join(capsys.readouterr().out.split())  # rich wraps long lines
+    assert "missing input 'pixels'" in out and "[batch, 64]" in out
+
+
+def test_run_reports_an_output_folder_it_cannot_make(tmp_path: Path) -> None:
+    np.save(tmp_path / "x.npy", np.zeros((1, 64), np.float32))
+    (tmp_path / "file").write_text("")
+    with pytest.raises(SystemExit, match="cannot write outputs to"):
+        main(["run", str(MODEL), "--input", f"pixels={tmp_path / 'x.npy'}", "--output-dir", str(tmp_path / "file")])
+
+
 def test_inspect_garbage_file_fails_cleanly(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     bad = tmp_path / "bad.onnx"
     bad.write_bytes(b"garbage" * 10)
