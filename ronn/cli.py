@@ -33,7 +33,7 @@ def cmd_inspect(args: argparse.Namespace, console: Console) -> int:
 
     path = Path(args.model)
     graph = load_model(path)
-    console.print(f"[bold]{path}[/bold]  ({_size_text(path.stat().st_size)})")
+    console.print(f"[bold]{escape(str(path))}[/bold]  ({_size_text(path.stat().st_size)})")
     meta = graph.metadata
     producer = f"{meta.get('producer_name', '')} {meta.get('producer_version', '')}".strip() or "unknown"
     opsets = ", ".join(f"{d or 'ai.onnx'} {v}" for d, v in sorted(graph.opsets.items()))
@@ -106,7 +106,7 @@ def cmd_run(args: argparse.Namespace, console: Console) -> int:
             np.save(out_dir / f"{safe}.npy", array)
     console.print(table)
     if out_dir:
-        console.print(f"wrote {len(outputs)} outputs to {out_dir}/")
+        console.print(f"wrote {len(outputs)} outputs to {escape(str(out_dir))}/")
     return 0
 
 
@@ -149,7 +149,7 @@ def cmd_demo(args: argparse.Namespace, console: Console) -> int:
                   f"(escalation threshold calibrated to {stats.threshold:.3f})")
     console.print(f"episodes stored: {stats.episodes_stored} this run, {stats.episodes_total} in all "
                   f"({stats.commits} commits, durability {stats.durability})")
-    console.print(f"memory file: {stats.memory_path}")
+    console.print(f"memory file: {escape(str(stats.memory_path))}")
     return 0
 
 

@@ -90,7 +90,7 @@ def run_experiment_command(args: argparse.Namespace, console: Console) -> int:
                                     "strategies": {r.config.strategy: r.to_dict() for r in results}}
         stem.with_suffix(".json").write_text(json.dumps(document, indent=1))
         plot(results, stem.with_suffix(".png"))
-        console.print(f"wrote {stem}.json and {stem}.png")
+        console.print(f"wrote {escape(str(stem))}.json and {escape(str(stem))}.png")
     return 0
 
 
