@@ -33,7 +33,7 @@ from .errors import AgentNotRunningError, BackgroundTaskError
 from .feedback import Feedback, open_learning, save_learning
 from .input_job import InputJob, InputThread
 from .models import Models, build_models
-from .perception import Percept
+from .perception import Percept, RandomProjection
 from .router import HRM
 from .systems import Answer, System1, fingerprint
 from .vectors import Projection, VectorWindow, projection_kind
@@ -110,6 +110,11 @@ class Agent:
         try:
             kind = await anyio.to_thread.run_sync(projection_kind, self.memory)
             self._projection = Projection(models.feature_dim, cfg.vector_dim, cfg.seed, kind)
+            own = models.system1.input_projection
+            if own is not None and own.kind != kind:  # features of the input itself, as this memory's were made
+                models.system1.input_projection = await anyio.to_thread.run_sync(
+                    RandomProjection, own.size, own.dim, cfg.seed, kind
+                )
             recent = await anyio.to_thread.run_sync(
                 lambda: self.memory.episodic.between(
                     newest_first=True, limit=cfg.novelty_window, with_payload=True

@@ -21,6 +21,8 @@ from engine.errors import InvalidInputError
 from engine.kernels._numba import jit
 from memory_store import codec
 
+from .vectors import ProjectionKind, sparse_project, sparse_tables
+
 #: ops whose first input is "the features" when they are the graph's last dense layer
 DENSE_OPS = frozenset({"Gemm", "MatMul", "FusedGemm", "FusedMatMul", "TernaryMatMul"})
 _BINS = 16
@@ -191,15 +193,29 @@ def _moments(flat: np.ndarray) -> tuple[float, float]:  # pragma: no cover - com
 
 
 class RandomProjection:
-    """A fixed Gaussian projection of the flattened input to ``dim`` features (seeded: stable across runs)."""
+    """A fixed random projection of the flattened input to ``dim`` features (seeded: stable across runs), for a
+    model whose graph exposes no penultimate activations.
 
-    def __init__(self, size: int, dim: int, seed: int) -> None:
-        rng = np.random.default_rng(seed)
-        self.matrix = (rng.standard_normal((size, dim)) / math.sqrt(dim)).astype(np.float32)
+    ``"sparse"`` (the default): :func:`cognition.vectors.sparse_tables`, each input value to 8 of the ``dim``
+    features, one compiled pass: a 3×224×224 input took 0.75 ms where the dense matrix (39 MB of it) took 7 ms,
+    after every run. ``"gaussian"``: the dense matrix, for memories whose episodes were made with it (ronn_meta
+    ``episode_projection``).
+    """
+
+    def __init__(self, size: int, dim: int, seed: int, kind: ProjectionKind = "sparse") -> None:
+        self.size, self.dim, self.kind = size, dim, kind
+        self.matrix: np.ndarray | None = None
+        if kind == "gaussian":
+            rng = np.random.default_rng(seed)
+            self.matrix = (rng.standard_normal((size, dim)) / math.sqrt(dim)).astype(np.float32)
+        else:
+            self._columns, self._signs = sparse_tables(size, dim, np.random.default_rng([seed, size, dim, 1]))
 
     def __call__(self, feeds: Mapping[str, np.ndarray]) -> np.ndarray:
-        x = next(iter(feeds.values())).reshape(-1).astype(np.float32, copy=False)
-        return x @ self.matrix
+        x = next(iter(feeds.values()))
+        if self.matrix is not None:
+            return x.reshape(-1).astype(np.float32, copy=False) @ self.matrix
+        return sparse_project(x, self._columns, self._signs, self.dim)
 
 
 def expose_features(graph: ir.Graph) -> tuple[ir.Graph, str | None]:

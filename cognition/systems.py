@@ -58,7 +58,7 @@ class ModelRunner:
         self.measure = measure
         self._names = [score_output] + ([feature_output] if feature_output else [])
         self.score_output = score_output
-        self._projection = projection
+        self.input_projection = projection  # features from the input itself (no penultimate activations)
         self.probabilities_out = True  # decided by probe()
         self.classes = 0  # the score output's size, set by probe()
         self.inline = True
@@ -114,8 +114,8 @@ class ModelRunner:
         return await anyio.to_thread.run_sync(self.run_sync, feeds, limiter=self.limiter)
 
     def _features(self, outs: list[Any], feeds: dict[str, np.ndarray]) -> np.ndarray:
-        if self._projection is not None:
-            return self._projection(feeds)
+        if self.input_projection is not None:
+            return self.input_projection(feeds)
         if len(outs) > 1:
             return np.asarray(outs[1], np.float32).reshape(-1)
         return _NO_FEATURES

@@ -23,13 +23,14 @@ class Projection:
     """Episode vectors from feature vectors: as they are up to ``dim`` components, else through a fixed random
     projection to ``dim`` (Johnson-Lindenstrauss: distances kept within ~10% at 128 dimensions).
 
-    ``"sparse"`` (the default): each feature adds ±1/√8 of itself to 8 of the ``dim`` outputs (a sparse JL
-    transform; on 2,048-d ReLU features the ratio of projected to true distances has the Gaussian's spread,
-    0.85-1.14 from the 1st to the 99th percentile). One compiled pass over 64 KB of indices and signs: right
-    after a model's run has evicted the caches, the dense 1 MB matrix product took ~150 µs here. ``"gaussian"``:
-    the dense projection, kept for memories whose vectors were made with it (ronn_meta
-    ``episode_projection``). Wide vectors (a 2,048-d penultimate layer) would make every HNSW insert, stored
-    row and novelty search 16x dearer for no better neighbours; the same projection serves ``recall``.
+    ``"sparse"`` (the default): each feature adds ±1/√8 of itself to 8 of the ``dim`` outputs, one in each of
+    8 blocks (:func:`sparse_tables`, a sparse JL transform; on 2,048-d ReLU features the ratio of projected to
+    true distances has the Gaussian's spread, 0.85-1.14 from the 1st to the 99th percentile). One compiled pass
+    over 64 KB of indices and signs: right after a model's run has evicted the caches, the dense 1 MB matrix
+    product took ~150 µs here. ``"gaussian"``: the dense projection, kept for memories whose vectors were made
+    with it (ronn_meta ``episode_projection``). Wide vectors (a 2,048-d penultimate layer) would make every
+    HNSW insert, stored row and novelty search 16x dearer for no better neighbours; the same projection serves
+    ``recall``.
     """
 
     def __init__(self, size: int, dim: int, seed: int, kind: ProjectionKind = "sparse") -> None:
@@ -45,14 +46,7 @@ class Projection:
             if kind == "gaussian":
                 self._matrix = (rng.standard_normal((size, dim)) / math.sqrt(dim)).astype(np.float32)
             else:
-                nonzeros = min(SPARSE_NONZEROS, dim)
-                self._columns = np.ascontiguousarray(
-                    np.argpartition(rng.random((size, dim)), nonzeros - 1, axis=1)[:, :nonzeros], dtype=np.int32
-                )
-                signs = rng.choice(np.array([-1.0, 1.0], np.float32), (size, nonzeros)) / np.float32(
-                    math.sqrt(nonzeros)
-                )
-                self._signs = np.ascontiguousarray(signs, dtype=np.float32)
+                self._columns, self._signs = sparse_tables(size, dim, rng)
             self.dim = dim
 
     def __call__(self, features: np.ndarray) -> np.ndarray:
@@ -61,10 +55,27 @@ class Projection:
         if self._columns is None:
             return features
         assert self._signs is not None
-        x = np.ascontiguousarray(features, dtype=np.float32).reshape(-1)
-        if x.size != len(self._columns):
-            raise ValueError(f"expected {len(self._columns)} features, got {x.size}")
-        return _sparse_project(x, self._columns, self._signs, self.dim)
+        return sparse_project(features, self._columns, self._signs, self.dim)
+
+
+def sparse_tables(size: int, dim: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    """Where each of ``size`` features goes in a sparse projection to ``dim``, and with which weight: the
+    outputs split into :data:`SPARSE_NONZEROS` blocks, one place drawn in each (Kane and Nelson's block
+    construction: distinct places, O(size) memory), weights ±1/√nonzeros. Returns int32 columns and float32
+    signs, both (size, nonzeros)."""
+    nonzeros = min(SPARSE_NONZEROS, dim)
+    edges = np.linspace(0, dim, nonzeros + 1).astype(np.int64)
+    columns = edges[:-1] + (rng.random((size, nonzeros)) * np.diff(edges)).astype(np.int64)
+    signs = rng.choice(np.array([-1.0, 1.0], np.float32), (size, nonzeros)) / np.float32(math.sqrt(nonzeros))
+    return np.ascontiguousarray(columns, dtype=np.int32), np.ascontiguousarray(signs, dtype=np.float32)
+
+
+def sparse_project(x: np.ndarray, columns: np.ndarray, signs: np.ndarray, dim: int) -> np.ndarray:
+    """``x`` (any shape, ``columns.shape[0]`` values) projected with :func:`sparse_tables`' tables."""
+    flat = np.ascontiguousarray(x, dtype=np.float32).reshape(-1)
+    if flat.size != len(columns):
+        raise ValueError(f"expected {len(columns)} features, got {flat.size}")
+    return _sparse_project(flat, columns, signs, dim)
 
 
 def projection_kind(memory: memory_store.Memory) -> ProjectionKind:

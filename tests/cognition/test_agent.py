@@ -361,3 +361,41 @@ def test_the_sparse_projection_keeps_distances_like_the_gaussian() -> None:
     np.testing.assert_array_equal(Projection(2048, 128, 0)(x[0]), Projection(2048, 128, 0)(x[0]))
     assert not np.array_equal(Projection(2048, 128, 0)(x[0]), Projection(2048, 128, 1)(x[0]))
     np.testing.assert_array_equal(Projection(64, 128, 0)(x[0, :64]), x[0, :64])  # narrow: as it is
+
+
+def _conv_model() -> bytes:
+    """3x8x8 images -> conv -> global pool -> 4 scores: no dense layer, so features come from the input."""
+    from onnx import TensorProto, helper, numpy_helper
+
+    rng = np.random.default_rng(0)
+    w = numpy_helper.from_array(rng.standard_normal((4, 3, 3, 3)).astype(np.float32), "w")
+    graph = helper.make_graph(
+        [
+            helper.make_node("Conv", ["x", "w"], ["c"], pads=[1, 1, 1, 1]),
+            helper.make_node("GlobalAveragePool", ["c"], ["p"]),
+            helper.make_node("Flatten", ["p"], ["y"]),
+        ],
+        "conv",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 3, 8, 8])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 4])],
+        [w],
+    )
+    return helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)]).SerializeToString()
+
+
+async def test_a_model_without_dense_layers_projects_its_input_as_its_memory_did(tmp_path) -> None:
+    model = _conv_model()
+    xs = np.random.default_rng(4).random((6, 3, 8, 8), dtype=np.float32)
+    async with Agent(model, memory=tmp_path / "new.db", fast_model=model) as agent:
+        assert agent._models.system1.input_projection.kind == "sparse"
+        ids = [(await agent.infer(x)).episode_id for x in xs]
+        assert [(await agent.recall(x, k=1))[0].id for x in xs] == ids
+    # a memory from before the sparse projection: its episodes hold the Gaussian projection of their inputs
+    from cognition.perception import RandomProjection
+
+    gaussian = RandomProjection(192, 64, AgentConfig().seed, "gaussian")
+    with memory_store.open_memory(tmp_path / "old.db") as memory:
+        old = memory.episodic.add_many([memory_store.NewEpisode(vector=gaussian({"x": x})) for x in xs])
+    async with Agent(model, memory=tmp_path / "old.db", fast_model=model) as agent:
+        assert agent._models.system1.input_projection.kind == "gaussian"
+        assert [(await agent.recall(x, k=1))[0].id for x in xs] == old

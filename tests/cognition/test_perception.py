@@ -82,3 +82,24 @@ def test_statistics_match_a_numpy_reference(seed: int, dtype: type) -> None:
     assert variance == pytest.approx(ref_variance, rel=1e-5, abs=1e-9)
     assert entropy == pytest.approx(ref_entropy, abs=1e-9)
     assert _statistics(np.full(7, 3.0, dtype)) == (0.0, 0.0)
+
+
+def test_the_input_projection_keeps_distances_and_its_kind() -> None:
+    from cognition.perception import RandomProjection
+
+    rng = np.random.default_rng(3)
+    x = rng.random((100, 1, 3, 16, 16), dtype=np.float32)  # images: no penultimate layer to read
+    i, j = rng.integers(0, 100, 500), rng.integers(0, 100, 500)
+    keep = i != j
+    true = np.linalg.norm((x[i] - x[j]).reshape(len(i), -1), axis=1)[keep]
+    for kind in ("sparse", "gaussian"):
+        projection = RandomProjection(768, 64, 0, kind)
+        y = np.stack([projection({"x": v}) for v in x])
+        assert y.shape == (100, 64) and y.dtype == np.float32 and projection.kind == kind
+        ratio = np.linalg.norm(y[i] - y[j], axis=1)[keep] / true
+        assert 0.95 < ratio.mean() < 1.05 and ratio.std() < 0.12
+    np.testing.assert_array_equal(RandomProjection(768, 64, 0)({"x": x[0]}), RandomProjection(768, 64, 0)({"x": x[0]}))
+    # the Gaussian is the one memories written before the sparse projection hold: the same matrix as then
+    legacy = np.random.default_rng(0).standard_normal((768, 64)) / np.sqrt(64)
+    old = RandomProjection(768, 64, 0, "gaussian")({"x": x[0]})
+    np.testing.assert_allclose(old, x[0].reshape(-1) @ legacy, rtol=1e-4)
