@@ -25,7 +25,7 @@ import memory_store
 from engine.errors import InvalidInputError
 from memory_store import StoredInput
 
-from .cascade import Cascade
+from .cascade import Cascade, with_features
 from .config import ROUTES, AgentConfig, AgentStatistics, LatencySummary, SleepReport, Thought
 from .consolidation import SleepEngine, SleepScheduler
 from .episodes import EpisodeWriter, episode
@@ -269,15 +269,19 @@ class Agent:
             and (input_print is None or not system1.may_hold(input_print))
         ):
             # not cached: digest, statistics and the input's commit on the other core while the model runs
-            job = InputJob(feeds, self.memory.episodic, store=True).start(self._input_thread)
+            # a model without penultimate activations: the input's projection is computed there too
+            project = runner.input_projection
+            job = InputJob(feeds, self.memory.episodic, store=True, project=project).start(self._input_thread)
         else:
             percept = perception.percept(feeds)
             answer = system1.cached(percept.digest)
         checkpoints = runner.checkpoints
         if answer is None:
-            s1, limited = await cascade.run_system1(feeds, alone=alone, budget=budget)
+            s1, limited = await cascade.run_system1(feeds, alone=alone, budget=budget, input_features=job is None)
         if job is not None:
             percept, stored = await job.result()
+            if job.features is not None:
+                s1 = with_features(s1, job.features)
         assert percept is not None
         if answer is not None:
             routed = cascade.cached(answer)

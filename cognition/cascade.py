@@ -44,13 +44,14 @@ class Cascade:
         self.budget_limited = 0
 
     async def run_system1(
-        self, feeds: dict[str, np.ndarray], *, alone: bool, budget: float | None
+        self, feeds: dict[str, np.ndarray], *, alone: bool, budget: float | None, input_features: bool = True
     ) -> tuple[Answer, bool]:
-        """System 1's answer, and whether no route fitted ``budget`` (System 1 alone is already too slow)."""
+        """System 1's answer, and whether no route fitted ``budget`` (System 1 alone is already too slow).
+        ``input_features``: as for :meth:`ModelRunner.run`."""
         hrm = self.hrm
         limited = budget is not None and hrm.system1_latency.value > budget
         start = time.perf_counter()
-        answer = await self.system1.runner.run(feeds, alone=alone)
+        answer = await self.system1.runner.run(feeds, alone=alone, input_features=input_features)
         hrm.system1_latency.add(time.perf_counter() - start)
         return answer, limited
 
@@ -85,13 +86,13 @@ class Cascade:
             self.escalations += 1
             near = system1.near(vector)
             if near is not None:
-                answer, route = _with_features(near, s1.features), "cache"
+                answer, route = with_features(near, s1.features), "cache"
                 reason += "; near-duplicate of a System 2 answer in working memory"
             else:
                 start = time.perf_counter()
                 s2 = await self._system2.run(feeds, alone=alone)
                 hrm.system2_latency.add(time.perf_counter() - start)
-                answer, route = _with_features(s2, s1.features), "system2"
+                answer, route = with_features(s2, s1.features), "system2"
         else:
             answer, route = s1, "system1"
         system1.remember(
@@ -103,5 +104,6 @@ class Cascade:
         return Routed(answer, route, reason, vector, c_rank, n_rank, (s1.confidence, s1.prediction, route))
 
 
-def _with_features(answer: Answer, features: np.ndarray) -> Answer:
+def with_features(answer: Answer, features: np.ndarray) -> Answer:
+    """``answer`` with other features (System 2's answer carries System 1's; a job computed them)."""
     return Answer(answer.output, answer.probabilities, answer.prediction, answer.confidence, features)

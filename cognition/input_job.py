@@ -32,17 +32,28 @@ class InputJob:
     raises what the thread raised). :attr:`finished` is a plain flag the thread sets last.
     """
 
-    __slots__ = ("_feeds", "_episodic", "_store", "_done", "finished", "percept", "stored", "error")
+    __slots__ = (
+        "_feeds", "_episodic", "_store", "_project", "_done", "finished", "percept", "stored", "features", "error"
+    )
 
-    def __init__(self, feeds: dict[str, np.ndarray], episodic: EpisodicMemory, *, store: bool) -> None:
+    def __init__(
+        self,
+        feeds: dict[str, np.ndarray],
+        episodic: EpisodicMemory,
+        *,
+        store: bool,
+        project: Callable[[dict[str, np.ndarray]], np.ndarray] | None = None,
+    ) -> None:
         self._feeds = feeds
         self._episodic = episodic
+        self._project = project  # the features of a model without penultimate activations: from the input
         self._store = store and len(feeds) == 1  # an episode stores its first input; the digest is of all
         self._done = threading.Lock()  # held until the work is done (cheaper to make than an Event)
         self._done.acquire()
         self.finished = False
         self.percept: Percept | None = None
         self.stored: StoredInput | None = None
+        self.features: np.ndarray | None = None
         self.error: BaseException | None = None
 
     def start(self, thread: InputThread) -> InputJob:
@@ -51,6 +62,8 @@ class InputJob:
 
     def _work(self) -> None:
         try:
+            if self._project is not None:
+                self.features = self._project(self._feeds)
             percept = Perception.percept(self._feeds)
             if self._store:
                 first = next(iter(self._feeds.values()))
@@ -66,7 +79,8 @@ class InputJob:
             self._done.release()
 
     async def result(self) -> tuple[Percept, StoredInput | None]:
-        """The percept and the stored input (None when not stored), once the thread is done."""
+        """The percept and the stored input (None when not stored), once the thread is done; :attr:`features`
+        then holds the input's projection when the job was given one."""
         if not self.finished:  # rare: the job outlasted the run; wait for it in a worker thread
             await anyio.to_thread.run_sync(self._wait)
         if self.error is not None:

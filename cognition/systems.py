@@ -81,37 +81,42 @@ class ModelRunner:
         dim = self._features(outs, feeds).size
         return float(np.median(times)), int(dim)
 
-    def run_sync(self, feeds: dict[str, np.ndarray]) -> Answer:
-        return self._answer(self.session.run(self._names, feeds), feeds)
+    def run_sync(self, feeds: dict[str, np.ndarray], input_features: bool = True) -> Answer:
+        return self._answer(self.session.run(self._names, feeds), feeds, input_features)
 
-    def _answer(self, outs: list[Any], feeds: dict[str, np.ndarray]) -> Answer:
+    def _answer(self, outs: list[Any], feeds: dict[str, np.ndarray], input_features: bool = True) -> Answer:
         output = outs[0][0] if outs[0].ndim > 1 else outs[0]
         p = output.astype(np.float32, copy=False).reshape(-1)
         if not self.probabilities_out:
             e = np.exp(p - p.max())
             p = e / e.sum()
-        return Answer(output, p, int(p.argmax()), confidence(p, self.measure), self._features(outs, feeds))
+        skip = not input_features and self.input_projection is not None  # computed elsewhere (an input job)
+        features = _NO_FEATURES if skip else self._features(outs, feeds)
+        return Answer(output, p, int(p.argmax()), confidence(p, self.measure), features)
 
     def in_slices(self, alone: bool) -> bool:
         """Whether a call (``alone``: the only one in flight) runs on the event loop in slices."""
         return alone and self.inline_alone and not self.inline
 
-    async def run(self, feeds: dict[str, np.ndarray], *, alone: bool = False) -> Answer:
+    async def run(self, feeds: dict[str, np.ndarray], *, alone: bool = False, input_features: bool = True) -> Answer:
         """On the event loop when ``inline``; also when ``inline_alone`` and this is the only call in flight, in
         slices of ``slice_s`` with a checkpoint between them (the loop serves its other tasks, and a cancelled
-        call stops between two slices); else in a worker thread under the shared limiter."""
+        call stops between two slices); else in a worker thread under the shared limiter.
+
+        ``input_features=False``: the answer's features are left empty when they would come from the input's
+        projection (:attr:`input_projection`): the caller computes them elsewhere (an input job)."""
         if self.inline:
-            return self.run_sync(feeds)
+            return self.run_sync(feeds, input_features)
         if alone and self.inline_alone:
             steps = self.session.run_in_slices(self._names, feeds, self.slice_s)
             while True:
                 try:
                     next(steps)
                 except StopIteration as done:
-                    return self._answer(done.value, feeds)
+                    return self._answer(done.value, feeds, input_features)
                 self.checkpoints += 1
                 await anyio.lowlevel.checkpoint()
-        return await anyio.to_thread.run_sync(self.run_sync, feeds, limiter=self.limiter)
+        return await anyio.to_thread.run_sync(self.run_sync, feeds, input_features, limiter=self.limiter)
 
     def _features(self, outs: list[Any], feeds: dict[str, np.ndarray]) -> np.ndarray:
         if self.input_projection is not None:

@@ -363,28 +363,8 @@ def test_the_sparse_projection_keeps_distances_like_the_gaussian() -> None:
     np.testing.assert_array_equal(Projection(64, 128, 0)(x[0, :64]), x[0, :64])  # narrow: as it is
 
 
-def _conv_model() -> bytes:
-    """3x8x8 images -> conv -> global pool -> 4 scores: no dense layer, so features come from the input."""
-    from onnx import TensorProto, helper, numpy_helper
-
-    rng = np.random.default_rng(0)
-    w = numpy_helper.from_array(rng.standard_normal((4, 3, 3, 3)).astype(np.float32), "w")
-    graph = helper.make_graph(
-        [
-            helper.make_node("Conv", ["x", "w"], ["c"], pads=[1, 1, 1, 1]),
-            helper.make_node("GlobalAveragePool", ["c"], ["p"]),
-            helper.make_node("Flatten", ["p"], ["y"]),
-        ],
-        "conv",
-        [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 3, 8, 8])],
-        [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 4])],
-        [w],
-    )
-    return helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)]).SerializeToString()
-
-
-async def test_a_model_without_dense_layers_projects_its_input_as_its_memory_did(tmp_path) -> None:
-    model = _conv_model()
+async def test_a_model_without_dense_layers_projects_its_input_as_its_memory_did(conv_model, tmp_path) -> None:
+    model = conv_model
     xs = np.random.default_rng(4).random((6, 3, 8, 8), dtype=np.float32)
     async with Agent(model, memory=tmp_path / "new.db", fast_model=model) as agent:
         assert agent._models.system1.input_projection.kind == "sparse"

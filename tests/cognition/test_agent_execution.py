@@ -129,6 +129,36 @@ async def test_a_lone_slow_call_stores_its_input_while_the_model_runs(digit_stre
         np.testing.assert_array_equal(first.input, inputs[0][None])
 
 
+async def test_a_lone_slow_call_projects_its_input_in_the_job(conv_model, tmp_path, monkeypatch) -> None:
+    # a model without dense layers: its features are the input's projection, computed beside the run
+    import threading
+
+    import cognition.agent as agent_module
+
+    monkeypatch.setattr(agent_module, "OVERLAP_MIN_S", 0.0)  # the tiny conv net stands in for a slow model
+    model = conv_model
+    xs = np.random.default_rng(5).random((5, 3, 8, 8), dtype=np.float32)
+    config = AgentConfig(inline_max_s=0.0, near_duplicate_similarity=None, cache_size=0)
+    async with Agent(model, memory=tmp_path / "conv.db", fast_model=model, config=config) as agent:
+        projection = agent._models.system1.input_projection
+        threads: list[int] = []
+
+        class Spy:
+            kind = projection.kind
+
+            def __call__(self, feeds):
+                threads.append(threading.get_ident())
+                return projection(feeds)
+
+        agent._models.system1.input_projection = Spy()
+        thoughts = [await agent.infer(x) for x in xs]
+        assert len(threads) == len(xs) and threading.get_ident() not in threads  # in the input thread only
+        stored = agent.memory.episodic.get([t.episode_id for t in thoughts])
+        for episode, x in zip(stored, xs, strict=True):
+            np.testing.assert_allclose(episode.vector, projection({"x": x}), rtol=1e-2, atol=1e-2)  # float16
+        assert [(await agent.recall(x, k=1))[0].id for x in xs] == [t.episode_id for t in thoughts]
+
+
 def test_fingerprints_rule_cache_entries_out_without_false_negatives() -> None:
     from cognition.systems import Answer, System1, fingerprint
     from memory_store import WorkingMemory
