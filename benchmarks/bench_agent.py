@@ -10,9 +10,10 @@ the System 1 / System 2 cascade on the digits stream.
    alternating call by call), durable (the default: a lone call runs its model on the event loop in slices
    and, for a model of 2 ms or more, stores its input meanwhile), deferred, and durable with
    ``inline_alone_max_s=0`` (every model slower than ``inline_max_s`` in a worker thread), on the digits MLP
-   (64-64-10), on a 1024-2048x8-10 MLP built here (memory-bound: 130 MB of weights streamed per call, ~6 ms)
-   and on a six-layer CNN on 3x96x96 inputs built here (compute-bound, ~8 ms, 110 KB inputs: each episode
-   hashes and stores its input).
+   (64-64-10), on a 1024-2048x8-10 MLP built here (memory-bound: 130 MB of weights streamed per call, ~6 ms),
+   on a six-layer CNN on 3x96x96 inputs built here (compute-bound, ~8 ms, 110 KB inputs: each episode
+   hashes and stores its input) and on its fully convolutional twin on 3x160x160 (~17 ms, no dense layer: the
+   episode vector is a projection of the 307 KB input).
 2. Throughput: 1,000 tasks call ``infer`` at once (default routing, QAT System 1, durable commits).
 3. Cascade: the 360 held-out digits streamed with label feedback; accuracy and System 1 share against
    System 2 alone, with System 1 = the QAT model ternarized, and with the default (post-training ternary).
@@ -61,30 +62,34 @@ PINNED = dict(
 )
 
 
-def conv_net(size: int = 96) -> bytes:
-    """Six 3x3 conv + ReLU layers (3->32->64/2->64->128/2->128->128), global pooling and a 10-way softmax."""
+def conv_net(size: int = 96, dense_head: bool = True) -> bytes:
+    """Six 3x3 conv + ReLU layers (3->32->64/2->64->128/2->128->128), global pooling and a 10-way softmax.
+    ``dense_head=False``: the last conv layer gives the 10 scores (fully convolutional, as SqueezeNet): no
+    penultimate activations, so the agent projects the input itself."""
     from onnx import TensorProto, helper, numpy_helper
 
     rng = np.random.default_rng(0)
     nodes, inits, prev = [], [], "x"
+    last = 128 if dense_head else 10
     for i, (cin, cout, stride) in enumerate(
-        [(3, 32, 1), (32, 64, 2), (64, 64, 1), (64, 128, 2), (128, 128, 1), (128, 128, 1)]
+        [(3, 32, 1), (32, 64, 2), (64, 64, 1), (64, 128, 2), (128, 128, 1), (128, last, 1)]
     ):
         w = (rng.standard_normal((cout, cin, 3, 3)) * np.sqrt(2 / (9 * cin))).astype(np.float32)
         inits += [numpy_helper.from_array(w, f"w{i}"), numpy_helper.from_array(np.zeros(cout, np.float32), f"b{i}")]
         nodes.append(helper.make_node("Conv", [prev, f"w{i}", f"b{i}"], [f"c{i}"], pads=[1] * 4, strides=[stride] * 2))
         nodes.append(helper.make_node("Relu", [f"c{i}"], [f"r{i}"]))
         prev = f"r{i}"
-    inits += [
-        numpy_helper.from_array((rng.standard_normal((128, 10)) / np.sqrt(128)).astype(np.float32), "wf"),
-        numpy_helper.from_array(np.zeros(10, np.float32), "bf"),
-    ]
     nodes += [
         helper.make_node("GlobalAveragePool", [prev], ["pooled"]),
-        helper.make_node("Flatten", ["pooled"], ["features"]),
-        helper.make_node("Gemm", ["features", "wf", "bf"], ["logits"]),
-        helper.make_node("Softmax", ["logits"], ["probabilities"], axis=-1),
+        helper.make_node("Flatten", ["pooled"], ["features" if dense_head else "logits"]),
     ]
+    if dense_head:
+        inits += [
+            numpy_helper.from_array((rng.standard_normal((128, 10)) / np.sqrt(128)).astype(np.float32), "wf"),
+            numpy_helper.from_array(np.zeros(10, np.float32), "bf"),
+        ]
+        nodes.append(helper.make_node("Gemm", ["features", "wf", "bf"], ["logits"]))
+    nodes.append(helper.make_node("Softmax", ["logits"], ["probabilities"], axis=-1))
     graph = helper.make_graph(
         nodes,
         "conv_net",
@@ -333,6 +338,7 @@ def main() -> None:
             for name, key, build, file in (
                 ("2048-wide 8-layer MLP", "big_mlp", big_mlp, "mlp_2048x8.onnx"),
                 ("six-layer CNN on 3x96x96", "cnn", conv_net, "cnn_96.onnx"),
+                ("fully convolutional CNN on 3x160x160", "fcn", lambda: conv_net(160, dense_head=False), "fcn.onnx"),
             ):
                 (folder / file).write_bytes(build())
                 models.append((name, key, folder / file, 20 if args.quick else 200))
