@@ -208,8 +208,7 @@ class InferenceSession:
             ExecutionError: a kernel failed (the message names the node).
         """
         feeds = self._validate_feeds(input_feed)
-        names = None if output_names is None else list(output_names)
-        return self._run_validated(names, feeds)
+        return self._run_validated(_output_names(output_names), feeds)
 
     def _run_validated(self, output_names: Sequence[str] | None, feeds: list[Any]) -> list[np.ndarray]:
         """``run`` after the feeds were checked (``_validate_feeds``); the dynamic batcher calls this."""
@@ -240,7 +239,7 @@ class InferenceSession:
         if not (isinstance(slice_s, int | float) and slice_s > 0):
             raise InvalidInputError(f"slice_s must be a number > 0, got {slice_s!r}")
         feeds = self._validate_feeds(input_feed)
-        names = None if output_names is None else list(output_names)
+        names = _output_names(output_names)
         if self._profiler is not None:
             return self._one_slice(names, feeds)
         slots = None if names is None else [self._output_slot(name) for name in names]
@@ -384,3 +383,13 @@ class InferenceSession:
                 )
             feeds.append(check_feed(value, input_feed[value.name]))
         return feeds
+
+
+def _output_names(output_names: Any) -> list[str] | None:
+    """``run``'s output names as a list (None: every output); a bare string is a mistake worth naming (it would
+    read as one name per character)."""
+    if output_names is None:
+        return None
+    if isinstance(output_names, str | bytes):
+        raise InvalidInputError(f"output_names must be a list of names or None, got the string {output_names!r}")
+    return list(output_names)

@@ -94,6 +94,10 @@ def test_bad_feed_container_and_output_name(pair) -> None:
         ours.run(None, [np.ones((2, 8), np.float32)])  # type: ignore[arg-type]
     with pytest.raises(InvalidInputError, match="unknown output name 'nope'"):
         ours.run(["nope"], {"x": np.ones((2, 8), np.float32)})
+    name = ours.get_outputs()[0].name
+    for run in (ours.run, lambda names, feed: next(ours.run_in_slices(names, feed))):
+        with pytest.raises(InvalidInputError, match=f"a list of names or None, got the string '{name}'"):
+            run(name, {"x": np.ones((2, 8), np.float32)})  # type: ignore[arg-type]
 
 
 def test_static_dimension_is_enforced() -> None:
