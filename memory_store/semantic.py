@@ -141,6 +141,8 @@ class SemanticMemory(GraphQueries, Activation):
 
     def concepts_named(self, prefix: str) -> list[Concept]:
         """Every concept whose name starts with ``prefix``, by id (``LIKE`` with the prefix escaped)."""
+        if not isinstance(prefix, str):
+            raise InvalidMemoryInputError(f"a name prefix must be a str, got {prefix!r}")
         escaped = prefix.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
         stmt = select(concepts).where(concepts.c.name.like(escaped + "%", escape="\\")).order_by(concepts.c.id)
         rows = self._db.read(lambda c: c.execute(stmt).all())

@@ -135,6 +135,8 @@ def test_bad_input_changes_nothing(memory: memory_store.Memory) -> None:
         g.add_concepts(["ok", ""])
     with pytest.raises(memory_store.InvalidVectorError):
         g.add_concept("v", prototype=[float("nan")])
+    with pytest.raises(memory_store.InvalidMemoryInputError, match="prefix must be a str"):
+        g.concepts_named(None)  # type: ignore[arg-type]
     assert g.count() == 1 and g.relations(a, "both") == [] and g.concepts(a)[0].use_count == 0
 
 
