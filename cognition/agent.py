@@ -36,7 +36,7 @@ from .models import Models, build_models
 from .perception import Percept, RandomProjection
 from .router import HRM
 from .systems import Answer, System1, fingerprint
-from .vectors import Projection, VectorWindow, projection_kind
+from .vectors import Projection, VectorWindow, check_projection_seed, projection_kind
 
 _LATENCY_WINDOW = 10_000
 #: a lone call on a model at least this slow builds its percept and stores its input while the model runs
@@ -111,6 +111,8 @@ class Agent:
             kind = await anyio.to_thread.run_sync(projection_kind, self.memory)
             self._projection = Projection(models.feature_dim, cfg.vector_dim, cfg.seed, kind)
             own = models.system1.input_projection
+            if own is not None or models.feature_dim > cfg.vector_dim:  # the episode vectors are projected
+                await anyio.to_thread.run_sync(check_projection_seed, self.memory, cfg.seed)
             if own is not None and own.kind != kind:  # features of the input itself, as this memory's were made
                 models.system1.input_projection = await anyio.to_thread.run_sync(
                     RandomProjection, own.size, own.dim, cfg.seed, kind

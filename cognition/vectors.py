@@ -8,6 +8,7 @@ from typing import Literal
 import numpy as np
 
 import memory_store
+from engine.errors import InvalidInputError
 from engine.kernels._numba import jit
 from memory_store import DatabaseVersionError
 
@@ -15,8 +16,9 @@ ProjectionKind = Literal["sparse", "gaussian"]
 PROJECTION_KINDS: tuple[ProjectionKind, ...] = ("sparse", "gaussian")
 #: outputs each feature adds to in the sparse projection
 SPARSE_NONZEROS = 8
-#: the ronn_meta key naming the projection of a memory's episode vectors
+#: the ronn_meta keys naming the projection of a memory's episode vectors and its seed
 PROJECTION_META = "episode_projection"
+PROJECTION_SEED_META = "episode_projection_seed"
 
 
 class Projection:
@@ -92,6 +94,18 @@ def projection_kind(memory: memory_store.Memory) -> ProjectionKind:
             f"{', '.join(PROJECTION_KINDS)}): open it with the RONN version that wrote it"
         )
     return kind  # type: ignore[return-value]
+
+
+def check_projection_seed(memory: memory_store.Memory, seed: int) -> None:
+    """Record the seed of this memory's projected episode vectors (ronn_meta ``episode_projection_seed``), or
+    raise InvalidInputError when it differs: vectors projected with two seeds are not comparable, so novelty and
+    ``recall`` would silently go wrong. Only agents whose vectors are projected call this."""
+    known = memory.db.meta_setdefault(PROJECTION_SEED_META, lambda: str(seed))
+    if known != str(seed):
+        raise InvalidInputError(
+            f"this memory's episode vectors were projected with AgentConfig.seed={known}, not {seed}: vectors of "
+            f"two seeds are not comparable; use seed={known} with it, or another memory file"
+        )
 
 
 @jit()

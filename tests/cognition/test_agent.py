@@ -346,6 +346,21 @@ async def test_a_memory_keeps_the_projection_its_vectors_were_made_with(tmp_path
         assert agent._projection.kind == "sparse"  # its episodes are sparse-projected: it stays so
 
 
+async def test_projected_vectors_keep_their_seed(conv_model, model_path, tmp_path) -> None:
+    x = np.random.default_rng(6).random((3, 8, 8), dtype=np.float32)
+    async with Agent(conv_model, memory=tmp_path / "m.db", fast_model=conv_model) as agent:  # seed 0
+        await agent.infer(x)
+    with pytest.raises(InvalidInputError, match="projected with AgentConfig.seed=0, not 7"):
+        async with Agent(conv_model, memory=tmp_path / "m.db", fast_model=conv_model, config=AgentConfig(seed=7)):
+            pass
+    async with Agent(conv_model, memory=tmp_path / "m.db", fast_model=conv_model) as agent:  # seed 0 again
+        assert (await agent.recall(x, k=1))[0].distance < 1e-2
+    # a model whose vectors are its penultimate activations (not projected) may change its seed freely
+    for seed in (0, 7):
+        async with Agent(model_path, memory=tmp_path / "d.db", config=AgentConfig(seed=seed)) as agent:
+            await agent.infer(np.zeros(64, np.float32))
+
+
 def test_the_sparse_projection_keeps_distances_like_the_gaussian() -> None:
     rng = np.random.default_rng(2)
     x = np.maximum(rng.standard_normal((200, 2048)), 0).astype(np.float32)  # ReLU features
