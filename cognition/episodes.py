@@ -48,6 +48,17 @@ class Ticket:
         self.finished = False
         self._event: anyio.Event | None = None  # made only when someone waits before the commit
 
+    # a Ticket is a handle on one queued row: copies of a Thought share it, and a pickled one carries only what
+    # is known (the id once committed), so feedback on a copy never waits for a commit nobody will finish
+    def __copy__(self) -> Ticket:
+        return self
+
+    def __deepcopy__(self, memo: dict[int, Any]) -> Ticket:
+        return self
+
+    def __reduce__(self) -> tuple[Any, tuple[int | None]]:
+        return _detached, (self.id,)
+
     def finish(self) -> None:
         self.finished = True
         if self._event is not None:
@@ -62,6 +73,14 @@ class Ticket:
         if self.error is not None:
             raise BackgroundTaskError(f"the episode writer failed: {self.error!r}") from self.error
         return self.id
+
+
+def _detached(episode_id: int | None) -> Ticket:
+    """An unpickled ticket: finished, with the id its original had when it was pickled (None: not yet known)."""
+    ticket = Ticket(None)
+    ticket.id = episode_id
+    ticket.finished = True
+    return ticket
 
 
 class EpisodeWriter:

@@ -96,8 +96,11 @@ class Feedback:
             fields["label"] = int(label)
         if reward is not None:
             fields["reward"] = float(reward)
-        if eid is None:  # a flush marker's ticket; cannot come from a Thought
-            raise InvalidInputError("this Thought has no stored episode")
+        if eid is None:  # a flush marker's ticket, or one unpickled before its commit
+            raise InvalidInputError(
+                "this Thought has no stored episode id: it was pickled before its episode was committed "
+                "(deferred durability); give feedback with the original Thought, or pickle it after agent.flush()"
+            )
         try:  # on the event loop (~20 µs), unless another thread or process holds the write lock
             self.memory.episodic.feedback(eid, **fields, wait=False)
         except memory_store.DatabaseBusyError:

@@ -114,6 +114,23 @@ async def test_deferred_durability_flush_and_feedback(model_path, fast_graph, sa
         assert memory.episodic.count() == 15 and len(more) == 5
 
 
+async def test_copies_of_a_deferred_thought_take_feedback(model_path, samples) -> None:
+    import copy
+    import pickle
+
+    config = AgentConfig(durability="deferred", flush_interval_s=30.0)  # nothing commits on its own meanwhile
+    async with Agent(model_path, memory=":memory:", config=config) as agent:
+        thought = await agent.infer(samples[0][0])
+        early = pickle.loads(pickle.dumps(thought))  # before the commit: no id to carry
+        with anyio.fail_after(5):  # a copy shares the original's ticket: it waited forever for its own
+            await agent.feedback(copy.deepcopy(thought), label=1)
+        with pytest.raises(InvalidInputError, match="pickled before its episode was committed"):
+            await agent.feedback(early, label=2)
+        late = pickle.loads(pickle.dumps(thought))  # after the commit: carries its id
+        await agent.feedback(late, label=3)
+        assert agent.memory.episodic.get([thought.ticket.id])[0].label == 3
+
+
 async def test_feedback_calibrates_the_threshold(model_path, fast_graph, samples) -> None:
     config = AgentConfig(calibration_min_feedback=20, system1_target_accuracy=0.9, initial_threshold=0.999)
     async with Agent(model_path, memory=":memory:", fast_model=fast_graph, config=config) as agent:
