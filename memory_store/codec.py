@@ -121,7 +121,7 @@ def _raw(array: np.ndarray) -> memoryview:
     copied twice more on its way into a blob otherwise)."""
     if array.dtype.hasobject:  # only hashed (encode_payload refuses it): its pointers, as tobytes gives them
         return memoryview(array.tobytes())
-    return memoryview(np.ascontiguousarray(array).reshape(-1).view(np.uint8))
+    return np.ascontiguousarray(array).reshape(-1).view(np.uint8).data
 
 
 def _squeeze(tag: bytes, tag_z: bytes, header: bytes, data: bytes | memoryview) -> bytes:
