@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeAlias
 
 import numpy as np
 import onnx
@@ -20,7 +20,7 @@ from onnx import external_data_helper, helper, numpy_helper
 from engine import ir
 from engine.errors import ModelError
 
-ModelSource = str | os.PathLike[str] | bytes | bytearray | memoryview | onnx.ModelProto
+ModelSource: TypeAlias = str | os.PathLike[str] | bytes | bytearray | memoryview | onnx.ModelProto
 
 
 def load_model(source: ModelSource, *, check: bool = True, infer_shapes: bool = True) -> ir.Graph:
