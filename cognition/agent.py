@@ -43,6 +43,20 @@ _LATENCY_WINDOW = 10_000
 OVERLAP_MIN_S = 0.002
 
 
+def _only_exception(group: BaseExceptionGroup[BaseException]) -> BaseException | None:
+    """The one exception a group holds, however nested (the same object may sit in it more than once); None
+    when it holds several."""
+    found: dict[int, BaseException] = {}
+    stack: list[BaseException] = [group]
+    while stack:
+        exc = stack.pop()
+        if isinstance(exc, BaseExceptionGroup):
+            stack.extend(exc.exceptions)
+        else:
+            found[id(exc)] = exc
+    return next(iter(found.values())) if len(found) == 1 else None
+
+
 class Agent:
     """An async cognitive agent around an ONNX model.
 
@@ -181,9 +195,14 @@ class Agent:
                 await self._tg.start(self._scheduler.run)
         except BaseException as exc:
             self._tg.cancel_scope.cancel()
-            await self._tg.__aexit__(type(exc), exc, exc.__traceback__)
-            await anyio.to_thread.run_sync(self._close_memory)
-            self._input_thread.close()
+            try:
+                await self._tg.__aexit__(type(exc), exc, exc.__traceback__)
+            except BaseExceptionGroup as group:
+                if _only_exception(group) is not exc:
+                    raise
+            finally:
+                await anyio.to_thread.run_sync(self._close_memory)
+                self._input_thread.close()
             raise
         self._running = True
         return self
@@ -200,6 +219,11 @@ class Agent:
             self._tg.cancel_scope.cancel()
             try:
                 suppress = await self._tg.__aexit__(exc_type, exc, tb)
+            except BaseExceptionGroup as group:  # the task group is ours: what the body raised comes out as it was
+                single = _only_exception(group)
+                if single is None:
+                    raise
+                raise single from single.__cause__
             finally:
                 with anyio.CancelScope(shield=True):
                     try:

@@ -202,6 +202,24 @@ def test_runs_under_asyncio(model_path, fast_graph, samples) -> None:
     assert sorted(ids) == list(range(1, 33))
 
 
+@pytest.mark.parametrize("backend", ["trio", "asyncio"])
+def test_an_exception_of_the_body_comes_out_as_it_was(model_path, backend) -> None:
+    # the agent's task group is its own business: no ExceptionGroup around what the caller's code raised
+    async def main() -> None:
+        with pytest.raises(ValueError, match="the caller's") as info:
+            async with Agent(model_path, memory=":memory:") as agent:
+                await agent.infer(np.zeros(64, np.float32))
+                raise ValueError("the caller's own error")
+        assert info.value.__suppress_context__ and agent.statistics().episodes_stored == 1
+        with anyio.move_on_after(0.3) as scope:  # a cancellation from outside still just cancels
+            async with Agent(model_path, memory=":memory:") as agent:
+                while True:
+                    await agent.infer(np.zeros(64, np.float32))
+        assert scope.cancelled_caught
+
+    anyio.run(main, backend=backend)
+
+
 def test_bad_constructor_arguments_raise_at_once(model_path) -> None:
     with pytest.raises(InvalidInputError, match="memory must be a path"):
         Agent(model_path, memory=123)  # type: ignore[arg-type]
