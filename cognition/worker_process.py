@@ -14,6 +14,7 @@ result, ``E`` exception) and a length-prefixed pickle. The worker's own ``print`
 
 from __future__ import annotations
 
+import os
 import pickle
 import struct
 import subprocess
@@ -113,8 +114,12 @@ def serve(stdin: IO[bytes] | None = None, stdout: IO[bytes] | None = None) -> No
     """The worker's loop: run each ``(fn, args)`` read from ``stdin`` and reply on ``stdout``, until end of
     input."""
     stdin = sys.stdin.buffer if stdin is None else stdin
-    stdout = sys.stdout.buffer if stdout is None else stdout
-    sys.stdout = sys.stderr  # a print in the work must not corrupt the replies
+    if stdout is None:
+        # the replies get their own copy of the pipe; file descriptor 1 and sys.stdout go to stderr, so that
+        # nothing the work prints (from Python or from a C library) corrupts them
+        stdout = os.fdopen(os.dup(1), "wb")
+        os.dup2(2, 1)
+    sys.stdout = sys.stderr
     while True:
         head = stdin.read(_LENGTH.size)
         if len(head) < _LENGTH.size:

@@ -58,6 +58,17 @@ async def test_cancelling_a_call_kills_the_worker_and_the_next_call_starts_anoth
         await worker.aclose()
 
 
+async def test_what_the_work_prints_does_not_corrupt_the_replies() -> None:
+    worker = WorkerProcess()
+    try:
+        assert await worker.run(print, "to stdout, from Python") is None
+        assert await worker.run(os.write, 1, b"to file descriptor 1, as a C library would\n") > 0
+        assert await worker.run(math.hypot, 3.0, 4.0) == 5.0  # the pipe still carries clean replies
+        assert worker.started == 1
+    finally:
+        await worker.aclose()
+
+
 async def test_a_worker_that_dies_raises_broken_worker_process() -> None:
     worker = WorkerProcess()
     try:
