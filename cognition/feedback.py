@@ -25,7 +25,10 @@ from .router import HRM
 from .systems import System1
 
 S1_RECORDS = 20_000
-INPUT_RECORDS = 4096  # inputs kept for feedback; older ones are read back from the episode row
+#: inputs kept in process for feedback: copies (a caller may refill its array for the next call), of inputs up to
+#: INPUT_RECORD_BYTES (4,096 references to 300 KB images held 1.2 GB); the others are read back from the episode
+INPUT_RECORDS = 4096
+INPUT_RECORD_BYTES = 16 << 10
 
 
 class Feedback:
@@ -59,8 +62,8 @@ class Feedback:
             self._s1_records[key] = s1_record
             if len(self._s1_records) > S1_RECORDS:
                 self._s1_records.popitem(last=False)
-        if self._adaptation is not None:
-            self._inputs[key] = (x, digest)
+        if self._adaptation is not None and x.nbytes <= INPUT_RECORD_BYTES:
+            self._inputs[key] = (x.copy(), digest)
             if len(self._inputs) > INPUT_RECORDS:
                 self._inputs.popitem(last=False)
 

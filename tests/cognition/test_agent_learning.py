@@ -83,3 +83,39 @@ async def test_an_agent_that_does_not_learn_keeps_its_weights(model_path, digits
         await agent.sleep()
         assert _system2_accuracy(agent, x, y) == before
         assert agent.statistics().learning.startswith("off")
+
+
+def _wide_input_mlp(inputs: int) -> bytes:
+    from onnx import TensorProto, helper, numpy_helper
+
+    rng = np.random.default_rng(0)
+    w1 = numpy_helper.from_array((rng.standard_normal((inputs, 16)) / np.sqrt(inputs)).astype(np.float32), "w1")
+    w2 = numpy_helper.from_array(rng.standard_normal((16, 4)).astype(np.float32), "w2")
+    graph = helper.make_graph(
+        [
+            helper.make_node("MatMul", ["x", "w1"], ["h"]),
+            helper.make_node("Relu", ["h"], ["r"]),
+            helper.make_node("MatMul", ["r", "w2"], ["y"]),
+        ],
+        "wide_input",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, inputs])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 4])],
+        [w1, w2],
+    )
+    return helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)]).SerializeToString()
+
+
+@pytest.mark.parametrize("inputs", [64, 8192])  # kept in process (256 B), read back from the episode (32 KB)
+async def test_feedback_learns_from_the_input_as_it_was_when_inferred(inputs: int, tmp_path: Path) -> None:
+    model = _wide_input_mlp(inputs)
+    async with Agent(model, memory=tmp_path / "m.db", fast_model=model) as agent:
+        assert agent._adaptation is not None
+        seen: list[np.ndarray] = []
+        step = agent._adaptation.feedback_sync
+        agent._adaptation.feedback_sync = lambda x, label: (seen.append(np.array(x)), step(x, label))[1]
+        buffer = np.full(inputs, 0.5, np.float32)
+        thought = await agent.infer(buffer)
+        assert len(agent._feedback._inputs) == (1 if inputs == 64 else 0)  # only small inputs are kept (copies)
+        buffer[:] = -1.0  # the caller refills its array for the next call before the label arrives
+        await agent.feedback(thought, label=2)
+        assert len(seen) == 1 and np.all(seen[0] == 0.5)
