@@ -168,10 +168,11 @@ class System1:
             return None
         self.lookups += 1
         answer = self._cache.get(digest)
-        if answer is not None:
-            self.hits += 1
-            self._cache.move_to_end(digest)
-        return answer
+        if answer is None:
+            return None
+        self.hits += 1
+        self._cache.move_to_end(digest)
+        return _handed_out(answer)
 
     def remember(
         self,
@@ -185,6 +186,8 @@ class System1:
         """Cache ``answer``; a System 2 answer also goes to working memory under its episode ``vector``.
         ``fingerprint``: the input's :func:`fingerprint` (an entry without one is invisible to
         :meth:`may_hold`: a caller relying on it always passes it)."""
+        if self.cache_size or (from_system2 and self.near_duplicate is not None):
+            answer = _kept(answer)
         if self.cache_size:
             if digest in self._cache:
                 self._drop_fingerprint(digest)
@@ -214,8 +217,20 @@ class System1:
         if best and best[0].similarity is not None and best[0].similarity >= self.near_duplicate:
             self.near_hits += 1
             answer = best[0].payload
-            return answer if isinstance(answer, Answer) else None
+            return _handed_out(answer) if isinstance(answer, Answer) else None
         return None
+
+
+def _kept(answer: Answer) -> Answer:
+    """The copy a cache holds: its own read-only arrays (a caller may change a Thought's output in place)."""
+    output, probabilities = answer.output.copy(), answer.probabilities.copy()
+    output.flags.writeable = probabilities.flags.writeable = False
+    return Answer(output, probabilities, answer.prediction, answer.confidence, answer.features)
+
+
+def _handed_out(answer: Answer) -> Answer:
+    """A cached answer for one more Thought: an output array of its own."""
+    return Answer(answer.output.copy(), answer.probabilities, answer.prediction, answer.confidence, answer.features)
 
 
 #: elements of an input read by :func:`fingerprint`

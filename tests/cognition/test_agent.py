@@ -220,6 +220,24 @@ def test_an_exception_of_the_body_comes_out_as_it_was(model_path, backend) -> No
     anyio.run(main, backend=backend)
 
 
+async def test_a_thought_changed_in_place_leaves_the_caches_alone(model_path, samples) -> None:
+    # exact cache (the same input) and near-duplicate cache (System 2's answer for a nearby one)
+    config = AgentConfig(initial_threshold=1.0, near_duplicate_similarity=0.9, quantile_warmup=10**6)
+    async with Agent(model_path, memory=":memory:", config=config) as agent:
+        x = samples[0][0]
+        first = await agent.infer(x)
+        assert first.route == "system2"  # a threshold of 1 escalates: the answer goes to both caches
+        kept = first.output.copy()
+        first.output[:] = 0.0  # the caller scales or clears its answer in place
+        again = await agent.infer(x)
+        assert again.route == "cache" and np.array_equal(again.output, kept)
+        again.output[:] = -1.0
+        near = await agent.infer(x + np.float32(1e-4))  # another digest, nearly the same vector
+        assert near.route == "cache" and "near-duplicate" in near.reason and np.array_equal(near.output, kept)
+        near.output[:] = 5.0
+        assert np.array_equal((await agent.infer(x)).output, kept)
+
+
 def test_bad_constructor_arguments_raise_at_once(model_path) -> None:
     with pytest.raises(InvalidInputError, match="memory must be a path"):
         Agent(model_path, memory=123)  # type: ignore[arg-type]
