@@ -222,7 +222,7 @@ class InferenceSession:
             outputs = run_with_threads(threads, execute, feeds, template=self._template, output_slots=slots)
         else:
             outputs = execute(feeds, template=self._template, output_slots=slots)
-        return [self._own(out) for out in outputs]
+        return [self._own(out, feeds) for out in outputs]
 
     def run_in_slices(
         self,
@@ -261,7 +261,7 @@ class InferenceSession:
                 else:
                     next(steps)
             except StopIteration as done:
-                return [self._own(out) for out in done.value]
+                return [self._own(out, feeds) for out in done.value]
             yield
 
     async def run_async(
@@ -359,11 +359,17 @@ class InferenceSession:
         return self._plan.output_slots[index]
 
     @staticmethod
-    def _own(out: Any) -> Any:
-        # An output that is a weight (or a view of one) is read-only: hand the caller its own copy.
-        if isinstance(out, np.ndarray) and not out.flags.writeable:
+    def _own(out: Any, feeds: list[Any]) -> Any:
+        """The caller's copy where it needs one, as onnxruntime gives: an output that is a weight (or a view of
+        one) is read-only, and one that is an input (or a view of it: Identity, Reshape) would change with it."""
+        if not isinstance(out, np.ndarray):
+            return out
+        if not out.flags.writeable:
             return out.copy()
-        return out
+        if out.base is None:  # owns its data: only the very input object can be the caller's
+            return out.copy() if any(out is f for f in feeds) else out
+        shared = any(isinstance(f, np.ndarray) and np.may_share_memory(out, f) for f in feeds)
+        return out.copy() if shared else out
 
     def _validate_feeds(self, input_feed: Mapping[str, Any]) -> list[Any]:
         if not isinstance(input_feed, Mapping):

@@ -174,6 +174,33 @@ def test_outputs_never_alias_weights() -> None:
     np.testing.assert_array_equal(sess.run(None, {})[0], w)
 
 
+@pytest.mark.parametrize(("op", "shape"), [("Identity", [2, 3]), ("Flatten", [2, 3]), ("Reshape", [3, 2])])
+def test_outputs_never_alias_the_inputs(op: str, shape: list[int]) -> None:
+    inputs = ["x", "s"] if op == "Reshape" else ["x"]
+    inits = [numpy_helper.from_array(np.array(shape, np.int64), "s")] if op == "Reshape" else []
+    graph = helper.make_graph(
+        [helper.make_node(op, inputs, ["y"])], "g", [helper.make_tensor_value_info("x", TensorProto.FLOAT, [2, 3])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, shape)], inits,
+    )
+    sess = InferenceSession(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)]))
+    x = np.arange(6, dtype=np.float32).reshape(2, 3)
+    for run in (sess.run, lambda names, feed: _sliced(sess, feed)):
+        y = run(None, {"x": x})[0]
+        expected = x.reshape(shape).copy()
+        x += 1  # a caller refilling its input buffer leaves the output it kept alone
+        assert not np.shares_memory(y, x)
+        np.testing.assert_array_equal(y, expected)
+
+
+def _sliced(sess: InferenceSession, feed: dict[str, np.ndarray]) -> list[np.ndarray]:
+    steps = sess.run_in_slices(None, feed, 1e-6)
+    while True:
+        try:
+            next(steps)
+        except StopIteration as done:
+            return done.value
+
+
 def test_providers_and_options() -> None:
     blob = mlp_model().SerializeToString()
     assert "CPUExecutionProvider" in ronn.get_available_providers()
