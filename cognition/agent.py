@@ -131,11 +131,7 @@ class Agent:
                 models.system1.input_projection = await anyio.to_thread.run_sync(
                     RandomProjection, own.size, own.dim, cfg.seed, kind
                 )
-            recent = await anyio.to_thread.run_sync(
-                lambda: self.memory.episodic.between(
-                    newest_first=True, limit=cfg.novelty_window, with_payload=True
-                )
-            )
+            recent = await anyio.to_thread.run_sync(self.memory.episodic.recent_vectors, cfg.novelty_window)
             self._episodes_before = await self.memory.aio.episodic.count()
         except BaseException:
             await anyio.to_thread.run_sync(self.memory.close)
@@ -150,9 +146,8 @@ class Agent:
             near_duplicate=cfg.near_duplicate_similarity,
         )
         self._window = VectorWindow(cfg.novelty_window, dim, cfg.novelty_k)
-        for e in reversed(recent):
-            if e.vector is not None:
-                self._window.add(np.asarray(e.vector, np.float32))
+        for vector in recent:  # oldest first
+            self._window.add(vector)
         self._writer = EpisodeWriter(
             self.memory.episodic,
             durable=cfg.durability == "durable",

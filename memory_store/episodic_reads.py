@@ -10,6 +10,7 @@ import sqlite3
 from collections.abc import Iterable, Sequence
 from typing import Any
 
+import numpy as np
 from sqlalchemy import Connection, select
 
 from . import bulk, codec
@@ -53,6 +54,20 @@ class EpisodeReads(EpisodeSearch):
             stmt = stmt.limit(positive_int(limit, "limit"))
         rows = self._db.read(lambda c: c.execute(stmt).all())
         return [episode_from_row(r, with_payload) for r in rows]
+
+    def recent_vectors(self, limit: int) -> np.ndarray:
+        """The vectors of the newest ``limit`` episodes (by time), oldest first, as a float32 (n, dim) matrix: the
+        vector column alone (``between(with_payload=True)`` would read and decode every input too: 1,024
+        episodes of 300 KB images took 1.2 s and 850 MB)."""
+        stmt = (
+            select(episodes.c.vector)
+            .order_by(episodes.c.time.desc(), episodes.c.id.desc())
+            .limit(positive_int(limit, "limit"))
+        )
+        blobs = self._db.read(lambda c: c.execute(stmt).scalars().all())
+        if self._dim is None or not blobs:
+            return np.empty((0, self._dim or 0), np.float32)
+        return codec.blobs_to_matrix(blobs[::-1], self._dim)
 
     def by_importance(
         self, consolidation: Consolidation, *, limit: int, lowest_first: bool = False, labelled: bool = False

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 from hypothesis import given, settings
@@ -150,3 +152,16 @@ def test_index_grows_past_its_capacity(memory: memory_store.Memory, rng: np.rand
     ids = _add(memory, vectors)
     [e] = memory.episodic.search(vectors[2400], k=1)
     assert e.id == ids[2400]
+
+
+def test_recent_vectors_are_the_newest_oldest_first(db_path: Path) -> None:
+    vectors = np.arange(40, dtype=np.float32).reshape(10, 4) / 8  # float16-exact values
+    with memory_store.open_memory(db_path, dim=4) as memory:
+        assert memory.episodic.recent_vectors(5).shape == (0, 4)
+        memory.episodic.add_many(
+            [NewEpisode(vector=v, input=np.zeros(10_000, np.float32), time=100.0 + i) for i, v in enumerate(vectors)]
+        )
+        np.testing.assert_array_equal(memory.episodic.recent_vectors(3), vectors[7:])
+        np.testing.assert_array_equal(memory.episodic.recent_vectors(50), vectors)
+        with pytest.raises(memory_store.InvalidQueryError):
+            memory.episodic.recent_vectors(0)
