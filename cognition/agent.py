@@ -272,7 +272,7 @@ class Agent:
         perception = self._models.perception
         feeds = perception.check(x)
         budget = self.config.budget_s if budget_s is None else budget_s
-        if budget is not None and not (isinstance(budget, int | float) and budget > 0):
+        if budget is not None and not (isinstance(budget, int | float) and not isinstance(budget, bool) and budget > 0):
             raise InvalidInputError(f"budget_s must be a number > 0, got {budget!r}")
         cascade, system1 = self._cascade, self._system1
         runner = system1.runner

@@ -77,7 +77,9 @@ class Feedback:
             raise InvalidInputError(
                 f"label must be a class of the model's score output, 0 to {self.classes - 1}, got {label}"
             )
-        if reward is not None and (not isinstance(reward, int | float) or not math.isfinite(reward)):
+        if reward is not None and (
+            isinstance(reward, bool) or not isinstance(reward, int | float) or not math.isfinite(reward)
+        ):
             raise InvalidInputError(f"reward must be a finite number, got {reward!r}")
         key: Any
         if isinstance(thought_or_id, Thought):

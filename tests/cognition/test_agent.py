@@ -147,6 +147,11 @@ async def test_feedback_calibrates_the_threshold(model_path, fast_graph, samples
         for bad in (10, 99, -1):
             with pytest.raises(InvalidInputError, match="0 to 9"):
                 await agent.feedback(thought, label=bad)
+        for reward in (True, float("nan"), "1"):  # a bool is no reward (as it is no label)
+            with pytest.raises(InvalidInputError, match="reward must be a finite number"):
+                await agent.feedback(thought, reward=reward)  # type: ignore[arg-type]
+        with pytest.raises(InvalidInputError, match="budget_s must be a number > 0"):
+            await agent.infer(samples[0][1], budget_s=True)
         assert agent.statistics().feedback == 32 and agent.memory.episodic.get([thought.episode_id])[0].label is None
 
 
