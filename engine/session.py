@@ -12,6 +12,7 @@ The session loads and checks the model once, compiles it into a flat plan (see :
 from __future__ import annotations
 
 import threading
+import warnings
 from collections.abc import Generator, Mapping, Sequence
 from typing import Any
 
@@ -87,6 +88,12 @@ def _resolve_providers(requested: list[tuple[str, dict[str, Any]]] | None, graph
         raise ProviderError(
             f"none of the requested providers can run on this machine ({'; '.join(reasons)}); "
             f"available: {get_available_providers()}; list 'CPUExecutionProvider' as a fallback"
+        )
+    if reasons:  # as onnxruntime does: say so, rather than run elsewhere in silence
+        warnings.warn(
+            f"requested execution providers not available here, skipped: {'; '.join(reasons)}",
+            RuntimeWarning,
+            stacklevel=3,
         )
     if not any(p.name == "CPUExecutionProvider" for p in usable):
         usable.append(create_provider("CPUExecutionProvider"))  # nodes no other provider takes run on CPU
