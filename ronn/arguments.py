@@ -33,3 +33,11 @@ def non_negative_float(text: str) -> float:
     if not math.isfinite(value) or value < 0:
         raise argparse.ArgumentTypeError(f"must be a finite number >= 0, got {text}")
     return value
+
+
+def name_size(text: str) -> tuple[str, int]:
+    """A ``NAME=SIZE`` option: a symbolic dimension's name and its size (1 or more)."""
+    name, sep, size = text.partition("=")
+    if not sep or not name:
+        raise argparse.ArgumentTypeError(f"expected NAME=SIZE, got {text!r}")
+    return name, int_at_least(1)(size)

@@ -23,7 +23,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from ronn.arguments import int_at_least
+from ronn.arguments import int_at_least, name_size
 
 TYPES = {
     "tensor(float)": np.float32, "tensor(double)": np.float64, "tensor(float16)": np.float16,
@@ -83,10 +83,7 @@ def run_bench(args: argparse.Namespace, console: Console) -> int:
     from engine.options import SessionOptions
     from engine.session import InferenceSession
 
-    dims = {}
-    for pair in args.dim:
-        name, _, size = pair.partition("=")
-        dims[name] = int(size)
+    dims = dict(args.dim)
     options = SessionOptions()
     options.intra_op_num_threads = args.threads
     ours = InferenceSession(args.model, sess_options=options)
@@ -137,7 +134,10 @@ def run_bench(args: argparse.Namespace, console: Console) -> int:
         console.print(f"P50 ratio ronn/onnxruntime: {ratio:.2f} (below 1: RONN is faster); "
                       f"largest output difference {diff:.2e}")
     if args.json:
-        Path(args.json).write_text(json.dumps(result, indent=2))
+        try:
+            Path(args.json).write_text(json.dumps(result, indent=2))
+        except OSError as exc:
+            raise SystemExit(f"cannot write {args.json!r}: {exc}") from None
     return 0
 
 
@@ -151,7 +151,7 @@ def add_parser(sub: Any) -> None:
     p.add_argument("--batch", type=int_at_least(1), default=1)
     p.add_argument("--rounds", type=int_at_least(1), default=200)
     p.add_argument("--warmup", type=int_at_least(0), default=20)
-    p.add_argument("--dim", action="append", default=[], metavar="NAME=SIZE",
+    p.add_argument("--dim", type=name_size, action="append", default=[], metavar="NAME=SIZE",
                    help="size of a symbolic dimension")
     p.add_argument("--json", metavar="FILE", help="write the figures as JSON")
     p.set_defaults(func=run_bench)

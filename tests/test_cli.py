@@ -98,6 +98,8 @@ def test_bench_against_onnxruntime_writes_json(tmp_path: Path, capsys: pytest.Ca
         (["experiment", "split-digits", "--hidden", "0"], "argument --hidden: must be at least 1, got 0"),
         (["experiment", "split-digits", "--seeds", "0"], "argument --seeds: must be at least 1, got 0"),
         (["experiment", "split-digits", "--ewc-lambda", "nan"], "--ewc-lambda: must be a finite number >= 0"),
+        (["bench", str(DATA / "digits_mlp.onnx"), "--dim", "batch"], "argument --dim: expected NAME=SIZE, got 'batch'"),
+        (["bench", str(DATA / "digits_mlp.onnx"), "--dim", "batch=0"], "argument --dim: must be at least 1, got 0"),
     ],
 )
 def test_bad_numbers_are_usage_errors(argv: list[str], message: str, capsys: pytest.CaptureFixture[str]) -> None:
@@ -105,3 +107,10 @@ def test_bad_numbers_are_usage_errors(argv: list[str], message: str, capsys: pyt
         main(argv)
     assert exit_info.value.code == 2
     assert message in capsys.readouterr().err
+
+
+def test_bench_takes_symbolic_sizes_and_names_a_file_it_cannot_write(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["bench", str(MODEL), "--dim", "batch=3", "--rounds", "3", "--warmup", "1"]) == 0
+    assert "ronn" in capsys.readouterr().out
+    with pytest.raises(SystemExit, match="cannot write"):
+        main(["bench", str(MODEL), "--rounds", "3", "--warmup", "1", "--json", "/proc/no/such/dir/out.json"])
