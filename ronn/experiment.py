@@ -39,6 +39,11 @@ def _strategies(text: str) -> list[str]:
 def run_experiment_command(args: argparse.Namespace, console: Console) -> int:
     from cognition.experiment import DEMO_EXTRA, ExperimentConfig, load_digits_arrays, plot, run_seed
 
+    if args.out:  # fail before the work, not after it
+        try:
+            Path(args.out).mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise SystemExit(f"cannot write results to {args.out!r}: {exc}") from None
     try:
         data = load_digits_arrays()
         if args.out:
@@ -83,9 +88,7 @@ def run_experiment_command(args: argparse.Namespace, console: Console) -> int:
     worst = min(r.mean("engine_agreement") for r in results)
     console.print(f"final predictions by the engine's session agree with numpy's on {worst:.1%} of test inputs")
     if args.out:
-        out = Path(args.out)
-        out.mkdir(parents=True, exist_ok=True)
-        stem = out / f"{args.benchmark}-{scenario}"
+        stem = Path(args.out) / f"{args.benchmark}-{scenario}"
         document: dict[str, Any] = {"benchmark": args.benchmark, "scenario": scenario, "seeds": seeds,
                                     "strategies": {r.config.strategy: r.to_dict() for r in results}}
         stem.with_suffix(".json").write_text(json.dumps(document, indent=1))

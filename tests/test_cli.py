@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 import numpy as np
@@ -114,3 +115,11 @@ def test_bench_takes_symbolic_sizes_and_names_a_file_it_cannot_write(capsys: pyt
     assert "ronn" in capsys.readouterr().out
     with pytest.raises(SystemExit, match="cannot write"):
         main(["bench", str(MODEL), "--rounds", "3", "--warmup", "1", "--json", "/proc/no/such/dir/out.json"])
+
+
+def test_experiment_refuses_an_output_folder_it_cannot_make_before_the_work(tmp_path: Path) -> None:
+    (tmp_path / "file").write_text("")
+    start = time.perf_counter()
+    with pytest.raises(SystemExit, match="cannot write results to"):
+        main(["experiment", "split-digits", "--strategy", "naive", "--seeds", "1", "--out", str(tmp_path / "file")])
+    assert time.perf_counter() - start < 5  # at once, not after the training
