@@ -8,6 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from sklearn.datasets import load_digits
+from tiny_models import mlp
 
 from cognition.agent import Agent
 from cognition.config import AgentConfig
@@ -85,29 +86,9 @@ async def test_an_agent_that_does_not_learn_keeps_its_weights(model_path, digits
         assert agent.statistics().learning.startswith("off")
 
 
-def _wide_input_mlp(inputs: int) -> bytes:
-    from onnx import TensorProto, helper, numpy_helper
-
-    rng = np.random.default_rng(0)
-    w1 = numpy_helper.from_array((rng.standard_normal((inputs, 16)) / np.sqrt(inputs)).astype(np.float32), "w1")
-    w2 = numpy_helper.from_array(rng.standard_normal((16, 4)).astype(np.float32), "w2")
-    graph = helper.make_graph(
-        [
-            helper.make_node("MatMul", ["x", "w1"], ["h"]),
-            helper.make_node("Relu", ["h"], ["r"]),
-            helper.make_node("MatMul", ["r", "w2"], ["y"]),
-        ],
-        "wide_input",
-        [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, inputs])],
-        [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 4])],
-        [w1, w2],
-    )
-    return helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)]).SerializeToString()
-
-
 @pytest.mark.parametrize("inputs", [64, 8192])  # kept in process (256 B), read back from the episode (32 KB)
 async def test_feedback_learns_from_the_input_as_it_was_when_inferred(inputs: int, tmp_path: Path) -> None:
-    model = _wide_input_mlp(inputs)
+    model = mlp(inputs, 16, 4, scaled=True)
     async with Agent(model, memory=tmp_path / "m.db", fast_model=model) as agent:
         assert agent._adaptation is not None
         seen: list[np.ndarray] = []
