@@ -29,32 +29,18 @@ from .cascade import Cascade, with_features
 from .config import ROUTES, AgentConfig, AgentStatistics, LatencySummary, SleepReport, Thought
 from .consolidation import SleepEngine, SleepScheduler
 from .episodes import EpisodeWriter, episode
-from .errors import AgentNotRunningError, BackgroundTaskError
+from .errors import AgentNotRunningError, BackgroundTaskError, only_exception
 from .feedback import Feedback, open_learning, save_learning
 from .input_job import InputJob, InputThread
-from .models import Models, build_models
-from .perception import Percept, RandomProjection
+from .models import Models, build_models, project_as_memory
+from .perception import Percept
 from .router import HRM
 from .systems import Answer, System1, fingerprint
-from .vectors import Projection, VectorWindow, check_projection_seed, projection_kind
+from .vectors import VectorWindow
 
 _LATENCY_WINDOW = 10_000
 #: a lone call on a model at least this slow builds its percept and stores its input while the model runs
 OVERLAP_MIN_S = 0.002
-
-
-def _only_exception(group: BaseExceptionGroup[BaseException]) -> BaseException | None:
-    """The one exception a group holds, however nested (the same object may sit in it more than once); None
-    when it holds several."""
-    found: dict[int, BaseException] = {}
-    stack: list[BaseException] = [group]
-    while stack:
-        exc = stack.pop()
-        if isinstance(exc, BaseExceptionGroup):
-            stack.extend(exc.exceptions)
-        else:
-            found[id(exc)] = exc
-    return next(iter(found.values())) if len(found) == 1 else None
 
 
 class Agent:
@@ -122,15 +108,7 @@ class Agent:
             lambda: memory_store.open_memory(self._memory_arg, dim=dim, working_capacity=64, autocheckpoint=0)
         )
         try:
-            kind = await anyio.to_thread.run_sync(projection_kind, self.memory)
-            self._projection = Projection(models.feature_dim, cfg.vector_dim, cfg.seed, kind)
-            own = models.system1.input_projection
-            if own is not None or models.feature_dim > cfg.vector_dim:  # the episode vectors are projected
-                await anyio.to_thread.run_sync(check_projection_seed, self.memory, cfg.seed)
-            if own is not None and own.kind != kind:  # features of the input itself, as this memory's were made
-                models.system1.input_projection = await anyio.to_thread.run_sync(
-                    RandomProjection, own.size, own.dim, cfg.seed, kind
-                )
+            self._projection = await anyio.to_thread.run_sync(project_as_memory, models, self.memory, cfg)
             recent = await anyio.to_thread.run_sync(self.memory.episodic.recent_vectors, cfg.novelty_window)
             self._episodes_before = await self.memory.aio.episodic.count()
         except BaseException:
@@ -193,7 +171,7 @@ class Agent:
             try:
                 await self._tg.__aexit__(type(exc), exc, exc.__traceback__)
             except BaseExceptionGroup as group:
-                if _only_exception(group) is not exc:
+                if only_exception(group) is not exc:
                     raise
             finally:
                 await anyio.to_thread.run_sync(self._close_memory)
@@ -215,7 +193,7 @@ class Agent:
             try:
                 suppress = await self._tg.__aexit__(exc_type, exc, tb)
             except BaseExceptionGroup as group:  # the task group is ours: what the body raised comes out as it was
-                single = _only_exception(group)
+                single = only_exception(group)
                 if single is None:
                     raise
                 raise single from single.__cause__

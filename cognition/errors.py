@@ -33,4 +33,19 @@ class HeadNotFoundError(AgentError, ModelError):
     """The model's graph has no trailing Gemm/MatMul layers with initializer weights to learn."""
 
 
-__all__ = ["AgentError", "AgentNotRunningError", "BackgroundTaskError", "HeadNotFoundError"]
+
+def only_exception(group: BaseExceptionGroup[BaseException]) -> BaseException | None:
+    """The one exception a group holds, however nested (the same object may sit in it more than once); None
+    when it holds several."""
+    found: dict[int, BaseException] = {}
+    stack: list[BaseException] = [group]
+    while stack:
+        exc = stack.pop()
+        if isinstance(exc, BaseExceptionGroup):
+            stack.extend(exc.exceptions)
+        else:
+            found[id(exc)] = exc
+    return next(iter(found.values())) if len(found) == 1 else None
+
+
+__all__ = ["AgentError", "AgentNotRunningError", "BackgroundTaskError", "HeadNotFoundError", "only_exception"]

@@ -7,6 +7,7 @@ from typing import Any
 
 import numpy as np
 
+import memory_store
 from engine import ir
 from engine.errors import InvalidInputError
 from engine.loader import load_model
@@ -15,6 +16,7 @@ from engine.session import InferenceSession, get_available_providers
 from .config import AgentConfig
 from .perception import Perception, RandomProjection, expose_features
 from .systems import ModelRunner
+from .vectors import Projection, check_projection_seed, projection_kind
 
 try:
     from engine.quantize import DOMAIN as TERNARY_DOMAIN
@@ -153,3 +155,16 @@ def build_models(model: Any, fast_model: Any, config: AgentConfig) -> Models:
     system2.inline_alone = t2 <= config.inline_alone_max_s
     system1.slice_s = system2.slice_s = config.inline_slice_s
     return Models(perception, system1, system2, dim, t1, t2)
+
+
+def project_as_memory(models: Models, memory: memory_store.Memory, config: AgentConfig) -> Projection:
+    """The episode vectors' projection for ``memory``: of the kind its vectors were made with
+    (:func:`~cognition.vectors.projection_kind`), System 1's projection of the input switched to that kind too,
+    and, when the vectors are projected at all, the memory's seed checked against ``config.seed``."""
+    kind = projection_kind(memory)
+    own = models.system1.input_projection
+    if own is not None or models.feature_dim > config.vector_dim:
+        check_projection_seed(memory, config.seed)
+    if own is not None and own.kind != kind:  # features of the input itself, made as this memory's were
+        models.system1.input_projection = RandomProjection(own.size, own.dim, config.seed, kind)
+    return Projection(models.feature_dim, config.vector_dim, config.seed, kind)
