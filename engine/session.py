@@ -12,23 +12,20 @@ The session loads and checks the model once, compiles it into a flat plan (see :
 from __future__ import annotations
 
 import threading
-import warnings
 from collections.abc import Generator, Mapping, Sequence
 from typing import Any
 
 import numpy as np
 
 from engine import ir
-from engine.errors import InvalidInputError, ModelError, ProviderError
+from engine.errors import InvalidInputError, ModelError
 from engine.kernels.threads import run_with_threads
 from engine.loader import ModelSource, load_model
 from engine.options import SessionOptions
 from engine.passes.manager import optimize
 from engine.plan import NodeAssignment, Plan
+from engine.providers.choice import parse_providers, resolve_providers
 from engine.values import ModelMetadata, NodeArg, check_feed, shape_text, type_string
-
-KNOWN_PROVIDERS = ("CPUExecutionProvider", "BitNetExecutionProvider", "CUDAExecutionProvider")  # built-ins
-BITNET_DOMAIN = "ai.ronn.bitnet"
 
 
 def get_available_providers() -> list[str]:
@@ -36,68 +33,6 @@ def get_available_providers() -> list[str]:
     from engine.providers import available_provider_names
 
     return available_provider_names()
-
-
-def _parse_providers(
-    providers: Sequence[Any] | None, provider_options: Sequence[Mapping[str, Any]] | None
-) -> list[tuple[str, dict[str, Any]]] | None:
-    """onnxruntime's ``providers`` (names or ``(name, options)``) and ``provider_options``, as pairs."""
-    if providers is None:
-        return None
-    from engine.providers.base import known_provider_names
-
-    if provider_options is not None and len(provider_options) != len(providers):
-        raise ProviderError(
-            f"provider_options has {len(provider_options)} entries for {len(providers)} providers"
-        )
-    known = known_provider_names()
-    parsed = []
-    for i, entry in enumerate(providers):
-        name, options = entry, {}
-        if isinstance(entry, tuple | list):
-            if len(entry) != 2 or not isinstance(entry[1], Mapping):
-                raise ProviderError(f"a provider entry must be a name or (name, options dict), got {entry!r}")
-            name, options = entry[0], dict(entry[1])
-        if provider_options is not None:
-            options.update(provider_options[i])
-        if not isinstance(name, str) or name not in known:
-            raise ProviderError(f"unknown execution provider {name!r}; known providers: {', '.join(known)}")
-        parsed.append((name, options))
-    return parsed
-
-
-def _resolve_providers(requested: list[tuple[str, dict[str, Any]]] | None, graph: ir.Graph) -> list[Any]:
-    """Provider instances for the session: those requested that can run here, then CPU as the fallback.
-
-    Default (None): CPU, preceded by BitNet when the graph holds ``ai.ronn.bitnet`` nodes.
-    """
-    from engine.providers.base import create_provider, unavailable_reason
-
-    if requested is None:
-        requested = [("CPUExecutionProvider", {})]
-        if any(node.domain == BITNET_DOMAIN for node in graph.nodes):
-            requested.insert(0, ("BitNetExecutionProvider", {}))
-    usable, reasons = [], []
-    for name, options in requested:
-        reason = unavailable_reason(name)
-        if reason is None:
-            usable.append(create_provider(name, options))
-        else:
-            reasons.append(f"{name}: {reason}")
-    if not usable:
-        raise ProviderError(
-            f"none of the requested providers can run on this machine ({'; '.join(reasons)}); "
-            f"available: {get_available_providers()}; list 'CPUExecutionProvider' as a fallback"
-        )
-    if reasons:  # as onnxruntime does: say so, rather than run elsewhere in silence
-        warnings.warn(
-            f"requested execution providers not available here, skipped: {'; '.join(reasons)}",
-            RuntimeWarning,
-            stacklevel=3,
-        )
-    if not any(p.name == "CPUExecutionProvider" for p in usable):
-        usable.append(create_provider("CPUExecutionProvider"))  # nodes no other provider takes run on CPU
-    return usable
 
 
 class InferenceSession:
@@ -126,7 +61,7 @@ class InferenceSession:
         self._options = sess_options if sess_options is not None else SessionOptions()
         if not isinstance(self._options, SessionOptions):
             raise TypeError(f"sess_options must be a SessionOptions, got {type(self._options).__name__}")
-        requested = _parse_providers(providers, provider_options)
+        requested = parse_providers(providers, provider_options)
         if isinstance(path_or_bytes, ir.Graph):
             self._graph = path_or_bytes
         else:
@@ -137,7 +72,7 @@ class InferenceSession:
             )
         except ValueError as exc:
             raise ModelError(str(exc)) from exc
-        self._providers = _resolve_providers(requested, self._graph)
+        self._providers = resolve_providers(requested, self._graph)
         self._provider_options = {name: opts for name, opts in requested or []}
         self._plan = Plan(self._graph, providers=self._providers)
         self._template = self._plan.template
