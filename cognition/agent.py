@@ -134,6 +134,7 @@ class Agent:
             queue=cfg.write_queue,
             inline=cfg.commit_inline,
             checkpoint=self.memory.db.checkpoint,
+            yield_every_s=cfg.inline_slice_s,
         )
         self._adaptation, self._learning = await open_learning(self._model, models, self.memory, cfg)
         self._sleeper = SleepEngine(
@@ -299,13 +300,13 @@ class Agent:
         encoded = self.memory.episodic.encode(
             episode(routed.vector, feeds, answer.output, route, answer.confidence, percept.digest, stored)
         )
-        # a run in slices has passed checkpoints: the commit need not add one
+        # a run in slices has passed checkpoints: the commit need not add one; a woken scheduler gets its turn now
+        woke = self._scheduler.episode()
         ticket = await self._writer.submit(
-            encoded, alone=self._active == 1, checkpoint=runner.checkpoints == checkpoints
+            encoded, alone=self._active == 1, checkpoint=runner.checkpoints == checkpoints, yield_now=woke
         )
         key = ticket.id if ticket.id is not None else ticket
         self._feedback.remember(key, routed.system1, next(iter(feeds.values())), percept.digest)
-        self._scheduler.episode()
         latency = time.perf_counter() - start
         self._routes[route] += 1
         self._latencies[route].append(latency)

@@ -78,8 +78,7 @@ class Cascade:
         """
         hrm, system1 = self.hrm, self.system1
         vector = self.projection(s1.features)
-        c_rank, n_rank = hrm.score(percept.complexity, self.window.distance(vector))
-        self.window.add(vector)
+        c_rank, n_rank = hrm.score(percept.complexity, self.window.observe(vector))
         decision = hrm.decide(s1.confidence, c_rank, n_rank, remaining)
         reason = decision.reason
         if decision.escalate:

@@ -58,6 +58,18 @@ class Perception:
         if not inputs:
             raise InvalidInputError("the model declares no inputs")
         self.inputs = inputs
+        # a single float32/float64 input of static shape: its usual array (that dtype and shape, C order) passes
+        # three comparisons and one compiled pass instead of the checks of _check (~6 µs cold, ~2 now)
+        self._exact: tuple[str, np.dtype[Any], tuple[int, ...]] | None = None
+        spec = inputs[0]
+        sample = tuple(d for d in (spec.shape or ())[1:] if isinstance(d, int))
+        if (
+            len(inputs) == 1
+            and spec.dtype in (np.float32, np.float64)
+            and spec.shape
+            and len(sample) == len(spec.shape) - 1
+        ):
+            self._exact = (spec.name, spec.dtype, (1, *sample))
 
     def perceive(self, x: Any) -> Percept:
         """Check ``x`` and build its percept (:meth:`check`, then :meth:`percept`)."""
@@ -65,6 +77,11 @@ class Perception:
 
     def check(self, x: Any) -> dict[str, np.ndarray]:
         """The session's feeds for one sample ``x``; InvalidInputError naming what is wrong."""
+        exact = self._exact
+        if exact is not None and type(x) is np.ndarray:
+            name, dtype, shape = exact
+            if x.shape == shape and x.dtype == dtype and x.flags.c_contiguous and _finite(x):
+                return {name: x}
         if isinstance(x, Mapping):
             unknown = set(x) - {v.name for v in self.inputs}
             if unknown:
@@ -142,6 +159,20 @@ class Perception:
         return np.ascontiguousarray(data)
 
 
+@jit()
+def _finite(x: np.ndarray) -> bool:  # pragma: no cover - compiled by numba
+    """Whether every value of a float array is finite (a finite sum proves it; an infinite one may be an overflow)."""
+    total = 0.0
+    for v in x.flat:
+        total += v
+    if math.isfinite(total):
+        return True
+    for v in x.flat:
+        if not math.isfinite(v):
+            return False
+    return True
+
+
 def _shape(shape: tuple[Any, ...]) -> str:
     return "[" + ", ".join("?" if d is None else str(d) for d in shape) + "]"
 
@@ -153,26 +184,26 @@ def _statistics(x: np.ndarray) -> tuple[float, float]:
     Inputs of more than ``STATISTICS_SAMPLE`` values are measured on an even stride of that many (an
     estimate; bounded cost for large inputs).
     """
-    flat = x.reshape(-1)
-    if flat.dtype.kind not in "fiub" or not flat.size:
+    if x.dtype.kind not in "fiub" or not x.size:
         return 0.0, 0.0
-    if flat.size > STATISTICS_SAMPLE:
-        flat = flat[:: flat.size // STATISTICS_SAMPLE][:STATISTICS_SAMPLE]
-    if flat.dtype != np.float32:
-        flat = flat.astype(np.float32)
-    variance, entropy = _moments(flat)
+    values = x  # any shape: the kernel reads it flat
+    if x.size > STATISTICS_SAMPLE:
+        values = x.reshape(-1)[:: x.size // STATISTICS_SAMPLE][:STATISTICS_SAMPLE]
+    if values.dtype != np.float32:
+        values = values.astype(np.float32)
+    variance, entropy = _moments(values)
     return float(variance), float(entropy)
 
 
 @jit()
-def _moments(flat: np.ndarray) -> tuple[float, float]:  # pragma: no cover - compiled by numba
-    """(variance, entropy / log 16) of a float32 vector; entropy from the 16-bin counts ``c`` of the value
-    range: ``H = log n - sum(c log c) / n``."""
-    n = flat.size
-    lo = hi = flat[0]
+def _moments(values: np.ndarray) -> tuple[float, float]:  # pragma: no cover - compiled by numba
+    """(variance, entropy / log 16) of a float32 array's values; entropy from the 16-bin counts ``c`` of the
+    value range: ``H = log n - sum(c log c) / n``."""
+    n = values.size
+    lo = hi = values.flat[0]
     total = 0.0
     squares = 0.0
-    for v in flat:
+    for v in values.flat:
         lo = min(lo, v)
         hi = max(hi, v)
         total += v
@@ -183,7 +214,7 @@ def _moments(flat: np.ndarray) -> tuple[float, float]:  # pragma: no cover - com
         return variance, 0.0
     counts = np.zeros(_BINS, np.int64)
     scale = (_BINS - 1e-3) / (np.float64(hi) - np.float64(lo))
-    for v in flat:
+    for v in values.flat:
         counts[int((np.float64(v) - lo) * scale)] += 1
     clogc = 0.0
     for c in counts:

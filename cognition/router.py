@@ -21,6 +21,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from engine.kernels._numba import jit
+
 from .config import AgentConfig, ConfidenceMeasure
 
 
@@ -35,6 +37,37 @@ def confidence(p: np.ndarray, measure: ConfidenceMeasure) -> float:
         return float(top[1] - top[0])
     q = p[p > 0]
     return float(1.0 + (q * np.log(q)).sum() / math.log(max(p.size, 2)))
+
+
+def judge(p: np.ndarray, measure: ConfidenceMeasure) -> tuple[int, float]:
+    """The prediction (argmax) and :func:`confidence` of probabilities ``p``: for max probability and margin
+    on float32 scores one compiled pass (every ``infer`` judges; three numpy calls took ~6 µs cold here)."""
+    if measure != "entropy" and p.dtype == np.float32 and p.ndim == 1 and p.size:
+        prediction, conf = _top_two(p, measure == "margin")
+        if prediction >= 0:
+            return prediction, conf
+    return int(p.argmax()), confidence(p, measure)
+
+
+@jit()
+def _top_two(p: np.ndarray, margin: bool) -> tuple[int, float]:  # pragma: no cover - compiled by numba
+    """(argmax, max or top-1 minus top-2) of float32 ``p``; (-1, 0) when it holds NaN (numpy decides then)."""
+    best = 0
+    top = p[0]
+    second = -np.inf
+    for i in range(p.size):
+        v = p[i]
+        if math.isnan(v):
+            return -1, 0.0
+        if i and v > top:
+            second = top
+            top = v
+            best = i
+        elif i and v > second:
+            second = v
+    if margin and p.size >= 2:
+        return best, float(top - np.float32(second))
+    return best, float(top)
 
 
 class RunningQuantile:
@@ -52,7 +85,7 @@ class RunningQuantile:
     def rank(self, value: float) -> float:
         """Fraction of recent values below ``value`` (0.5 before any value is known)."""
         known = len(self._sorted)
-        return float(self._sorted.searchsorted(value)) / known if known else 0.5
+        return _below(self._sorted, value) / known if known else 0.5
 
     def add(self, value: float) -> None:
         values = self._values
@@ -63,6 +96,12 @@ class RunningQuantile:
         if self._stale >= 32 or held <= 32:
             self._sorted = np.sort(values[:held])
             self._stale = 0
+
+
+@jit()
+def _below(ordered: np.ndarray, value: float) -> int:  # pragma: no cover - compiled by numba
+    """How many of the sorted ``ordered`` are below ``value`` (``searchsorted``: ~0.5 µs against ~2 cold)."""
+    return int(np.searchsorted(ordered, value))
 
 
 class Calibrator:
@@ -99,6 +138,9 @@ class Decision:
     escalate: bool
     reason: str
     budget_limited: bool = False
+
+
+_FULL_MODEL = Decision(False, "System 1 is the full model")
 
 
 class LatencyEstimate:
@@ -139,7 +181,7 @@ class HRM:
         self, conf: float, complexity_rank: float, novelty_rank: float, budget_s: float | None
     ) -> Decision:
         if not self.can_escalate:
-            return Decision(False, "System 1 is the full model")
+            return _FULL_MODEL
         cfg = self.config
         warm = len(self.complexity) > cfg.quantile_warmup
         if warm and len(self.novelty) > cfg.quantile_warmup and novelty_rank > cfg.novelty_quantile:

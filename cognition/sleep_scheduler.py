@@ -34,12 +34,15 @@ class SleepScheduler:
     def enabled(self) -> bool:
         return self.every is not None or self.interval is not None or self.idle is not None
 
-    def episode(self) -> None:
-        """One more episode (called by ``infer``)."""
+    def episode(self) -> bool:
+        """One more episode (called by ``infer``); True when it woke the scheduler's task (a sleep is due,
+        or the idle timer starts): the caller should then let the loop run it."""
         self._since += 1
         self._last_activity = time.monotonic()
         if (self.every is not None and self._since >= self.every) or (self.idle is not None and self._since == 1):
             self._wake.set()  # due now, or the idle timer starts
+            return True
+        return False
 
     def starting(self) -> int:
         """A sleep starts (whoever started it): the episodes it will count as handled."""

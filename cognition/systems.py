@@ -19,7 +19,7 @@ from memory_store import WorkingMemory
 
 from .config import ConfidenceMeasure
 from .perception import RandomProjection
-from .router import confidence
+from .router import judge
 
 _NO_FEATURES = np.zeros(0, np.float32)
 
@@ -92,7 +92,8 @@ class ModelRunner:
             p = e / e.sum()
         skip = not input_features and self.input_projection is not None  # computed elsewhere (an input job)
         features = _NO_FEATURES if skip else self._features(outs, feeds)
-        return Answer(output, p, int(p.argmax()), confidence(p, self.measure), features)
+        prediction, conf = judge(p, self.measure)
+        return Answer(output, p, prediction, conf, features)
 
     def in_slices(self, alone: bool) -> bool:
         """Whether a call (``alone``: the only one in flight) runs on the event loop in slices."""

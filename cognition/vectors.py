@@ -146,6 +146,28 @@ class VectorWindow:
         self._half_sq[i] = 0.5 * float(v @ v)
         self._n += 1
 
+    def observe(self, v: np.ndarray) -> float | None:
+        """:meth:`distance` of ``v``, then :meth:`add` it: one compiled call (each ``infer`` does both)."""
+        n = min(self._n, len(self._m))
+        v = np.ascontiguousarray(v, dtype=np.float32)
+        d = _observe(self._m, self._half_sq, n, v, min(self._k, max(n, 1)), self._n % len(self._m))
+        self._n += 1
+        return d if n else None
+
+
+@jit(fastmath=True)
+def _observe(
+    m: np.ndarray, half_sq: np.ndarray, n: int, v: np.ndarray, k: int, slot: int
+) -> float:  # pragma: no cover - compiled by numba
+    """:func:`_nearest` over the first ``n`` rows (0.0 when ``n`` is 0), then ``v`` into row ``slot``."""
+    d = _nearest(m, half_sq, n, v, k) if n else 0.0
+    vv = np.float32(0.0)
+    for c in range(v.size):
+        m[slot, c] = v[c]
+        vv += v[c] * v[c]
+    half_sq[slot] = 0.5 * vv
+    return d
+
 
 @jit(fastmath=True)
 def _nearest(

@@ -113,12 +113,17 @@ def encode_payload(value: Payload, *, what: str = "payload") -> bytes | None:
         header = struct.pack(f"<B{len(dtype)}sB{array.ndim}Q", len(dtype), dtype, array.ndim, *array.shape)
         if len(_HEADERS) < _CACHED_LAYOUTS:
             _HEADERS[key] = header
+    if array.nbytes < COMPRESS_MIN and array.size and array.dtype.kind in "biuf" and array.flags.c_contiguous:
+        return b"".join((_ARRAY, header, array))  # type: ignore[arg-type]  # small, never compressed: its buffer
     return _squeeze(_ARRAY, _ARRAY_Z, header, _raw(array))
 
 
 def _raw(array: np.ndarray) -> memoryview:
     """The array's bytes in C order, without a copy when it is C-contiguous already (a 300 KB input would be
     copied twice more on its way into a blob otherwise)."""
+    if array.size and array.dtype.kind in "biuf" and array.flags.c_contiguous:
+        # the usual input: ~0.3 µs, where the numpy calls below take ~1.2
+        return memoryview(array).cast("B")  # type: ignore[arg-type]
     if array.dtype.hasobject:  # only hashed (encode_payload refuses it): its pointers, as tobytes gives them
         return memoryview(array.tobytes())
     return np.ascontiguousarray(array).reshape(-1).view(np.uint8).data
@@ -168,20 +173,19 @@ def digest(value: Payload) -> bytes:
 
     Equal inputs give equal digests, so a response cache can find earlier episodes of the same input.
     """
-    h = hashlib.blake2b(digest_size=DIGEST_SIZE)
     if value is None:
-        return h.digest()
+        return hashlib.blake2b(digest_size=DIGEST_SIZE).digest()
     if isinstance(value, bytes | bytearray | memoryview):
-        h.update(b"bytes:")
-        h.update(bytes(value))
-        return h.digest()
-    array = np.ascontiguousarray(value)  # (a 0-d array hashes as shape (1,), as it always has)
+        return hashlib.blake2b(b"bytes:" + bytes(value), digest_size=DIGEST_SIZE).digest()
+    array = value
+    if not (type(array) is np.ndarray and array.ndim and array.flags.c_contiguous):
+        array = np.ascontiguousarray(value)  # (a 0-d array hashes as shape (1,), as it always has)
     key = (array.dtype.str, array.shape)
     prefix = _PREFIXES.get(key)
     if prefix is None:
         prefix = f"{array.dtype.str}{array.shape}:".encode()
         if len(_PREFIXES) < _CACHED_LAYOUTS:
             _PREFIXES[key] = prefix
-    h.update(prefix)
+    h = hashlib.blake2b(prefix, digest_size=DIGEST_SIZE)
     h.update(_raw(array))  # hashlib reads the buffer without the GIL (no copy for a C-contiguous array)
     return h.digest()

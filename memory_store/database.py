@@ -66,6 +66,12 @@ def is_busy(exc: BaseException) -> bool:
 #: agent's stream of commits: tens of MB); cutting it back each time stalled the next commit ~10 ms, so only a
 #: WAL grown past this (a long reader, a burst) is cut.
 WAL_SIZE_LIMIT = 128 << 20
+#: Page size of a new database file (an existing one keeps its own). A commit writes every page it changed to
+#: the WAL, each with a checksum and two writes; an agent's one-row commit changes ~6 (the row's leaf, three
+#: index leaves, sqlite_sequence, at times page 1): at 2 KB it took ~7 µs less than at SQLite's default 4 KB
+#: (~55 -> ~48 µs on the agent's path here); at 1 KB a ~500-byte row filled a page per commit and it gained less.
+#: Larger inputs (episode_inputs) span twice the overflow pages, written beside the model's run.
+PAGE_SIZE = 2048
 #: checkpoint passes without the writer lock at most, and the pass time under which the next one is the last
 CHECKPOINT_PASSES = 4
 CHECKPOINT_SHORT_S = 0.002
@@ -126,6 +132,7 @@ class Database:
     def _on_connect(self, dbapi_connection: sqlite3.Connection, _record: Any) -> None:
         dbapi_connection.isolation_level = None  # SQLAlchemy's "begin" event emits BEGIN itself
         cursor = dbapi_connection.cursor()
+        cursor.execute(f"PRAGMA page_size = {PAGE_SIZE}")  # takes effect on a new file only
         cursor.execute(f"PRAGMA busy_timeout = {int(min(self.busy_timeout_s, 5.0) * 1000)}")
         cursor.execute(f"PRAGMA synchronous = {self.synchronous}")
         cursor.execute("PRAGMA foreign_keys = ON")

@@ -208,3 +208,45 @@ def test_lone_calls_in_slices_with_input_jobs_under_asyncio(digit_stream, model_
 
     thoughts, ticks = anyio.run(main, backend="asyncio")
     assert len({t.episode_id for t in thoughts}) == len(inputs) and ticks >= 2 * len(inputs)
+
+
+@pytest.mark.parametrize("slice_s", [1e-9, 0.5])
+async def test_a_stream_of_lone_inline_calls_yields_to_the_loop_every_slice(digit_stream, model_path, slice_s) -> None:
+    # a tiny model's lone call runs and commits on the loop; it yields only once inline_slice_s has passed
+    # since its last yield (a yield costs ~11 µs), so other tasks still run at least that often
+    inputs = digit_stream(60)
+    ticks = [0]
+    async with Agent(model_path, memory=":memory:", config=AgentConfig(inline_slice_s=slice_s)) as agent:
+        assert agent._models.system2.inline  # the digits MLP runs inline
+        done = trio.Event()
+
+        async def ticker() -> None:
+            while not done.is_set():
+                ticks[0] += 1
+                await trio.lowlevel.checkpoint()
+
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(ticker)
+            await trio.lowlevel.checkpoint()  # the ticker's first tick
+            start = ticks[0]
+            for x in inputs:
+                await agent.infer(x)
+            seen = ticks[0] - start
+            done.set()
+    if slice_s < 1e-6:
+        assert seen >= len(inputs)  # every call yielded
+    else:
+        assert seen <= 2  # 60 calls in far less than 0.5 s: at most the first call's yield (and a sleep trigger)
+
+
+async def test_a_cancelled_lone_inline_call_still_stores_its_episode(digit_stream, model_path) -> None:
+    # between its yields a lone call is still a cancel point: cancelled before it starts, it raises after its
+    # row is committed (nothing returned is lost; the stored row is not lost either)
+    x = digit_stream(1)[0]
+    async with Agent(model_path, memory=":memory:", config=AgentConfig(inline_slice_s=10.0)) as agent:
+        await agent.infer(x)  # the yield of the first call: the next ones are inside the slice
+        with trio.CancelScope() as scope:
+            scope.cancel()
+            await agent.infer(x + np.float32(0.5))
+        assert scope.cancelled_caught
+        assert agent.statistics().episodes_stored == 2

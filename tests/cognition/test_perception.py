@@ -103,3 +103,32 @@ def test_the_input_projection_keeps_distances_and_its_kind() -> None:
     legacy = np.random.default_rng(0).standard_normal((768, 64)) / np.sqrt(64)
     old = RandomProjection(768, 64, 0, "gaussian")({"x": x[0]})
     np.testing.assert_allclose(old, x[0].reshape(-1) @ legacy, rtol=1e-4)
+
+
+@pytest.mark.parametrize("bad", [np.nan, np.inf, -np.inf])
+@pytest.mark.parametrize("where", [0, 37, 63])
+def test_a_full_shape_input_is_checked_for_nan_and_infinity(model_path, bad, where) -> None:
+    # (1, 64) float32 in C order takes the short path (three comparisons and one compiled pass)
+    perception = Perception(load_model(model_path).inputs)
+    x = np.ones((1, 64), np.float32)
+    assert perception.check(x)["pixels"] is x  # the short path: no copy
+    x[0, where] = bad
+    with pytest.raises(InvalidInputError, match="NaN or infinity"):
+        perception.check(x)
+
+
+def test_large_finite_values_are_accepted(model_path) -> None:
+    perception = Perception(load_model(model_path).inputs)
+    x = np.full((1, 64), 3e38, np.float32)  # their float32 sum would be infinite; every value is finite
+    assert perception.check(x)["pixels"] is x
+    strided = np.ones((1, 128), np.float32)[:, ::2]  # right shape, not C order: the full checks, a copy
+    fed = perception.check(strided)["pixels"]
+    assert fed.flags.c_contiguous and np.array_equal(fed, strided)
+
+
+@pytest.mark.parametrize("shape", [(1, 64), (1, 3, 5, 7), (2, 3, 4)])
+def test_statistics_read_any_shape_as_its_flat_values(shape) -> None:
+    from cognition.perception import _statistics
+
+    x = np.random.default_rng(1).random(shape, dtype=np.float32)
+    assert _statistics(x) == _statistics(x.reshape(-1).copy())

@@ -8,7 +8,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from cognition.config import AgentConfig
-from cognition.router import HRM, Calibrator, RunningQuantile, confidence
+from cognition.router import HRM, Calibrator, RunningQuantile, confidence, judge
+from cognition.vectors import VectorWindow
 
 
 def test_confidence_measures() -> None:
@@ -47,3 +48,31 @@ def test_budget_vetoes_system2() -> None:
     assert hrm.decide(0.1, 0.5, 0.5, None).escalate
     veto = hrm.decide(0.1, 0.5, 0.5, 0.001)
     assert not veto.escalate and veto.budget_limited and "budget" in veto.reason
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.lists(st.sampled_from([0.0, 0.1, 0.25, 0.5, 1.0, float("nan"), -1.0]), min_size=1, max_size=12),
+    st.sampled_from(["max_probability", "margin", "entropy"]),
+)
+def test_judge_is_argmax_and_confidence(values, measure) -> None:
+    # the compiled pass must agree with numpy on ties (first index wins), NaN and single classes
+    p = np.asarray(values, np.float32)
+    prediction, conf = judge(p, measure)
+    assert prediction == int(p.argmax())
+    expected = confidence(p, measure)
+    assert conf == expected or (np.isnan(conf) and np.isnan(expected))
+
+
+def test_the_window_observes_as_distance_then_add() -> None:
+    rng = np.random.default_rng(3)
+    one, other = VectorWindow(40, 16, 3), VectorWindow(40, 16, 3)
+    for _ in range(120):  # past the window's size: rows are overwritten in turn
+        v = rng.standard_normal(16).astype(np.float32)
+        expected = one.distance(v)
+        one.add(v)
+        got = other.observe(v)
+        assert (got is None) == (expected is None)
+        if expected is not None:
+            assert got == pytest.approx(expected, rel=1e-4)
+    assert np.array_equal(one._m, other._m) and len(one) == len(other) == 40

@@ -109,3 +109,28 @@ def test_meta_setdefault_stores_once_and_keeps_what_is_there(db_path: Path) -> N
     with memory_store.open_memory(db_path) as memory:  # it was committed
         assert memory.db.read(lambda c: memory.db.get_meta(c, "some_key")) == "first"
     assert calls == [1]
+
+
+def test_a_new_file_gets_the_page_size_and_an_old_one_keeps_its_own(tmp_path: Path) -> None:
+    import sqlite3
+
+    import numpy as np
+
+    from memory_store.database import PAGE_SIZE
+
+    new = tmp_path / "new.db"
+    memory_store.open_memory(new, dim=4).close()
+    old = tmp_path / "old.db"  # a file made with SQLite's default page size, as before PAGE_SIZE
+    with sqlite3.connect(old) as conn:
+        conn.execute("PRAGMA page_size = 4096")
+        conn.execute("VACUUM")
+    for path, size in ((new, PAGE_SIZE), (old, 4096)):
+        memory = memory_store.open_memory(path, dim=4)
+        try:
+            ids = memory.episodic.commit([memory_store.NewEpisode(vector=np.ones(4, np.float32), input=b"x" * 5000)])
+            assert memory.episodic.get([ids[0]], with_payload=True)[0].input == b"x" * 5000
+        finally:
+            memory.close()
+        with sqlite3.connect(path) as conn:
+            assert conn.execute("PRAGMA page_size").fetchone()[0] == size
+            assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
