@@ -28,7 +28,7 @@ from memory_store import StoredInput
 from .cascade import Cascade, with_features
 from .config import ROUTES, AgentConfig, AgentStatistics, LatencySummary, SleepReport, Thought
 from .consolidation import SleepEngine, SleepScheduler
-from .episodes import EpisodeWriter, episode
+from .episodes import EpisodeWriter, encode_episode
 from .errors import AgentNotRunningError, BackgroundTaskError, only_exception
 from .feedback import Feedback, open_learning, save_learning
 from .input_job import InputJob, InputThread
@@ -297,8 +297,8 @@ class Agent:
                 fingerprint=input_print,
             )
         answer, route = routed.answer, routed.route
-        encoded = self.memory.episodic.encode(
-            episode(routed.vector, feeds, answer.output, route, answer.confidence, percept.digest, stored)
+        encoded = encode_episode(
+            self.memory.episodic, routed.vector, feeds, answer.output, route, answer.confidence, percept.digest, stored
         )
         # a run in slices has passed checkpoints: the commit need not add one; a woken scheduler gets its turn now
         woke = self._scheduler.episode()

@@ -29,7 +29,7 @@ import anyio.to_thread
 import numpy as np
 from anyio.abc import TaskStatus
 
-from memory_store import DatabaseBusyError, EncodedEpisode, EpisodicMemory, NewEpisode, StoredInput
+from memory_store import DatabaseBusyError, EncodedEpisode, EpisodicMemory, StoredInput
 
 from .errors import BackgroundTaskError
 
@@ -292,7 +292,8 @@ class EpisodeWriter:
             await anyio.sleep(self.index_interval_s)
 
 
-def episode(
+def encode_episode(
+    episodic: EpisodicMemory,
     vector: np.ndarray,
     feeds: dict[str, np.ndarray],
     output: np.ndarray,
@@ -300,12 +301,13 @@ def episode(
     conf: float,
     digest: bytes | None = None,
     stored: StoredInput | None = None,
-) -> NewEpisode:
-    """The episode of one answer: its vector, the (first) input and the score output. ``digest``: the
+) -> EncodedEpisode:
+    """The encoded episode of one answer: its vector, the (first) input and the score output. ``digest``: the
     input's ``codec.digest`` when the caller has it (a single-input percept's digest). ``stored``: the input,
-    already committed by :meth:`memory_store.EpisodicMemory.store_input` (the row then refers to it)."""
-    return NewEpisode(
-        vector=vector,
+    already committed by :meth:`memory_store.EpisodicMemory.store_input` (the row then refers to it).
+    Raises as :meth:`memory_store.EpisodicMemory.encode` (a bad vector), before anything is queued."""
+    return episodic.encode_fields(
+        vector,
         input=next(iter(feeds.values())) if stored is None else stored,
         output=output,
         route=route,

@@ -169,8 +169,13 @@ class Database:
             time.sleep(delay * (0.5 + random.random()))
             delay = min(delay * 2, 0.25)
 
-    def write_dbapi(self, fn: Callable[[sqlite3.Connection], T], *, wait: bool | float = True) -> T:
+    def write_dbapi(
+        self, fn: Callable[[sqlite3.Connection], T], *, wait: bool | float = True, single: bool = False
+    ) -> T:
         """Run ``fn(sqlite3_connection)`` in one ``BEGIN IMMEDIATE`` transaction: the fast path for hot writes.
+
+        ``single=True``: ``fn`` runs exactly one statement, which SQLite makes its own transaction (autocommit):
+        no ``BEGIN`` and ``COMMIT`` round trips (~2-3 µs of a one-row commit), the same atomicity.
 
         Same guarantees as :meth:`write` (one writer in this process, busy retries, rollback on an exception,
         ``fn`` may run more than once) without SQLAlchemy: for a file, a DB-API connection kept for this
@@ -200,10 +205,10 @@ class Database:
                             with self.engine.connect() as conn:
                                 self._writer = conn.connection.driver_connection
                         assert self._writer is not None
-                        return _transaction(self._writer, fn)
+                        return fn(self._writer) if single else _transaction(self._writer, fn)
                 if self._writer is None:
                     self._writer = self._connect_writer(self.path)
-                return _transaction(self._writer, fn)
+                return fn(self._writer) if single else _transaction(self._writer, fn)
             except sqlite3.OperationalError as exc:
                 if not is_busy(exc):
                     raise

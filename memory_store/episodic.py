@@ -39,6 +39,7 @@ from .records import (
     NewEpisode,
     StoredInput,
     Unset,
+    encode_episode,
     finite,
     id_list,
     padded,
@@ -47,7 +48,25 @@ from .schema import episodes
 
 _DELETE = "DELETE FROM episodes WHERE id IN (SELECT value FROM json_each(?))"
 _EXISTING = "SELECT id FROM episodes WHERE id IN (SELECT value FROM json_each(?))"
-_INSERT = f"INSERT INTO episodes ({', '.join(ENCODED_COLUMNS)}) VALUES ({', '.join('?' * len(ENCODED_COLUMNS))})"
+#: ids are never reused (the HNSW label is the id): one more than the larger of the highest id and the floor
+#: that forgetting raises (below); inside the write transaction, so ids ascend in commit order. (AUTOINCREMENT
+#: did this by writing its counter on every insert: a page more per commit; revision 0005.)
+ID_FLOOR = "episode_id_floor"
+_NEXT_ID = (
+    "max(coalesce((SELECT max(id) FROM episodes), 0),"
+    f" coalesce((SELECT CAST(value AS INTEGER) FROM ronn_meta WHERE key = '{ID_FLOOR}'), 0)) + 1"
+)
+_INSERT = (
+    f"INSERT INTO episodes (id, {', '.join(ENCODED_COLUMNS)})"
+    f" VALUES ({_NEXT_ID}, {', '.join('?' * len(ENCODED_COLUMNS))})"
+)
+#: before a forget deletes rows: the floor rises to the highest id deleted (``?1``, the ids)
+_RAISE_FLOOR = (
+    f"INSERT INTO ronn_meta (key, value) SELECT '{ID_FLOOR}', CAST(max(id) AS TEXT) FROM episodes"
+    " WHERE id IN (SELECT value FROM json_each(?1)) HAVING max(id) IS NOT NULL"
+    " ON CONFLICT (key) DO UPDATE"
+    " SET value = CAST(max(CAST(value AS INTEGER), CAST(excluded.value AS INTEGER)) AS TEXT)"
+)
 _STORE_INPUT = "INSERT OR IGNORE INTO episode_inputs (digest, input) VALUES (?, ?)"
 _HAS_INPUT = "SELECT 1 FROM episode_inputs WHERE digest = ?"
 #: The stored inputs that only the episodes about to be deleted (``?1``, their ids) refer to: run before
@@ -161,6 +180,22 @@ class EpisodicMemory(EpisodeReads):
             raise InvalidMemoryInputError(f"expected a NewEpisode, got {type(new).__name__}")
         return new.encode(self._dim, _time.time())
 
+    def encode_fields(
+        self,
+        vector: Any,
+        *,
+        input: codec.Payload | StoredInput = None,  # noqa: A002 - NewEpisode's field
+        output: codec.Payload = None,
+        route: str = "",
+        confidence: float | None = None,
+        input_digest: bytes | None = None,
+    ) -> EncodedEpisode:
+        """:meth:`encode` of ``NewEpisode(vector, input=..., ...)`` without building the record (an agent encodes
+        one per ``infer``); same checks and errors."""
+        return encode_episode(
+            self._dim, _time.time(), vector, input, output, route, confidence, input_digest=input_digest
+        )
+
     def commit(self, new: Sequence[NewEpisode | EncodedEpisode], *, wait: bool | float = True) -> list[int]:
         """Store episodes in one transaction *without* adding index points; return their ids in order.
 
@@ -213,14 +248,15 @@ class EpisodicMemory(EpisodeReads):
                 if conn.execute(_HAS_INPUT, (digest,)).fetchone() is None:
                     conn.execute(_STORE_INPUT, (digest, blob))
             if len(values) == 1:
-                last = conn.execute(_INSERT, values[0]).lastrowid
+                last = _row_id(conn.execute(_INSERT, values[0]))
             else:
                 conn.executemany(_INSERT, values)
                 last = conn.execute("SELECT last_insert_rowid()").fetchone()[0]
-            # AUTOINCREMENT inside our write transaction: the batch's ids are consecutive, ending at ``last``
-            assert last is not None
+            # each row's id is one more than the last inside our write transaction: consecutive, ending at ``last``
             return list(range(last - len(values) + 1, last + 1))
 
+        if len(values) == 1 and not stored:  # one statement: SQLite's own transaction
+            return self._db.write_dbapi(lambda c: [_row_id(c.execute(_INSERT, values[0]))], wait=wait, single=True)
         return self._db.write_dbapi(insert, wait=wait)
 
     def touch(self, ids: Iterable[int], *, time: float | None = None) -> None:
@@ -326,6 +362,7 @@ class EpisodicMemory(EpisodeReads):
         param = bulk.ids_param(ids)
 
         def delete(conn: sqlite3.Connection) -> None:
+            conn.execute(_RAISE_FLOOR, (param,))
             conn.execute(_DROP_INPUTS, (param,))
             self._require_changed(conn, ids, conn.execute(_DELETE, (param,)).rowcount, distinct=True)
 
@@ -363,3 +400,9 @@ class EpisodicMemory(EpisodeReads):
             raise UnknownIdError("episode id", missing)
         return ids
 
+
+
+def _row_id(cursor: sqlite3.Cursor) -> int:
+    """The id an ``INSERT`` just gave its row."""
+    assert cursor.lastrowid is not None
+    return cursor.lastrowid

@@ -93,33 +93,65 @@ class NewEpisode:
         InvalidMemoryInputError (a bad field, or an ``input_digest`` other than a stored input's) before
         anything is written.
         """
-        if not isinstance(self.route, str):
-            raise InvalidMemoryInputError(f"route must be a str, got {self.route!r}")
-        size, blob = codec.vector_blob(self.vector, dim, what="episode vector")
-        stored = None
-        if isinstance(self.input, StoredInput):
-            stored = self.input
-            if self.input_digest is not None and check_digest(self.input_digest) != stored.digest:
-                raise InvalidMemoryInputError(
-                    f"input_digest {self.input_digest.hex()} differs from the stored input's {stored.digest.hex()}"
-                )
-            digest, input_blob = stored.digest, None
-        else:
-            digest = codec.digest(self.input) if self.input_digest is None else check_digest(self.input_digest)
-            input_blob = codec.encode_payload(self.input, what="input")
-        values = (
-            now if self.time is None else finite(self.time, "time", InvalidMemoryInputError),
-            digest,
-            input_blob,
-            codec.encode_payload(self.output, what="output"),
+        return encode_episode(
+            dim,
+            now,
+            self.vector,
+            self.input,
+            self.output,
             self.route,
-            optional_finite(self.confidence, "confidence"),
-            None if self.label is None else int(self.label),
-            optional_finite(self.reward, "reward"),
-            finite(self.importance, "importance", InvalidMemoryInputError),
-            blob,
+            self.confidence,
+            self.label,
+            self.reward,
+            self.importance,
+            self.time,
+            self.input_digest,
         )
-        return EncodedEpisode(size, values, stored)
+
+
+def encode_episode(
+    dim: int | None,
+    now: float,
+    vector: Any,
+    input: codec.Payload | StoredInput = None,  # noqa: A002 - NewEpisode's field
+    output: codec.Payload = None,
+    route: str = "",
+    confidence: float | None = None,
+    label: int | None = None,
+    reward: float | None = None,
+    importance: float = 1.0,
+    time: float | None = None,
+    input_digest: bytes | None = None,
+) -> EncodedEpisode:
+    """:meth:`NewEpisode.encode` of an episode with these fields, without the record (a writer on the hot path
+    builds no NewEpisode: :meth:`EpisodicMemory.encode_fields`)."""
+    if not isinstance(route, str):
+        raise InvalidMemoryInputError(f"route must be a str, got {route!r}")
+    size, blob = codec.vector_blob(vector, dim, what="episode vector")
+    stored = None
+    if isinstance(input, StoredInput):
+        stored = input
+        if input_digest is not None and check_digest(input_digest) != stored.digest:
+            raise InvalidMemoryInputError(
+                f"input_digest {input_digest.hex()} differs from the stored input's {stored.digest.hex()}"
+            )
+        digest, input_blob = stored.digest, None
+    else:
+        digest = codec.digest(input) if input_digest is None else check_digest(input_digest)
+        input_blob = codec.encode_payload(input, what="input")
+    values = (
+        now if time is None else finite(time, "time", InvalidMemoryInputError),
+        digest,
+        input_blob,
+        codec.encode_payload(output, what="output"),
+        route,
+        optional_finite(confidence, "confidence"),
+        None if label is None else int(label),
+        optional_finite(reward, "reward"),
+        finite(importance, "importance", InvalidMemoryInputError),
+        blob,
+    )
+    return EncodedEpisode(size, values, stored)
 
 
 def check_digest(value: Any, name: str = "input_digest") -> bytes:

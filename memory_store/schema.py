@@ -44,7 +44,9 @@ ronn_meta = Table(
 episodes = Table(
     "episodes",
     metadata,
-    Column("id", Integer, primary_key=True),  # AUTOINCREMENT: ids are never reused, the HNSW label is the id
+    # ids are never reused (the HNSW label is the id): an insert takes one more than the larger of the highest
+    # id and ronn_meta episode_id_floor, which a forget raises to the highest id it deletes (revision 0005)
+    Column("id", Integer, primary_key=True),
     Column("time", Float, nullable=False, index=True),
     Column("input_digest", LargeBinary(16), nullable=False, index=True),
     Column("input", LargeBinary, nullable=True),
@@ -60,7 +62,6 @@ episodes = Table(
     Column("reward", Float, nullable=True),
     Column("consolidation", SmallInteger, nullable=False, server_default=text("0")),
     Index("ix_episodes_consolidation_importance", "consolidation", "importance"),
-    sqlite_autoincrement=True,
 )
 
 #: Inputs committed ahead of their episodes (added by revision 0004), one row per distinct input: an episode

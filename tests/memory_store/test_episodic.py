@@ -135,7 +135,10 @@ def test_ids_are_never_reused(db_path) -> None:  # type: ignore[no-untyped-def]
         ids = _add(memory, np.ones((3, 2)))
         memory.episodic.forget([ids[-1]])
         [new] = _add(memory, np.ones((1, 2)))
-        assert new == ids[-1] + 1  # AUTOINCREMENT: an HNSW label never names two episodes
+        assert new == ids[-1] + 1  # the id floor: an HNSW label never names two episodes
+        memory.episodic.forget(ids[:2] + [new])  # the newest again, with older ones
+        [newer] = _add(memory, np.ones((1, 2)))
+        assert newer == new + 1 and memory.episodic.count() == 1
 
 
 def test_dimension_is_fixed_by_the_first_episode() -> None:
@@ -165,3 +168,22 @@ def test_recent_vectors_are_the_newest_oldest_first(db_path: Path) -> None:
         np.testing.assert_array_equal(memory.episodic.recent_vectors(50), vectors)
         with pytest.raises(memory_store.InvalidQueryError):
             memory.episodic.recent_vectors(0)
+
+
+def test_encode_fields_is_encode_of_the_record() -> None:
+    from memory_store import InvalidMemoryInputError, InvalidVectorError, NewEpisode, codec
+
+    with memory_store.open_memory(":memory:", dim=3) as memory:
+        x = np.arange(6, dtype=np.float32).reshape(1, 6)
+        fields = dict(input=x, output=np.ones(2, np.float32), route="system1", confidence=0.5)
+        for digest in (None, codec.digest(x)):
+            direct = memory.episodic.encode_fields(np.ones(3, np.float32), input_digest=digest, **fields)
+            record = memory.episodic.encode(NewEpisode(np.ones(3, np.float32), input_digest=digest, **fields))
+            assert direct.dim == record.dim and direct.values[1:] == record.values[1:]  # [0] is the time
+        for bad, error in (([1.0, np.nan, 0.0], InvalidVectorError), ([1.0, 1.0], InvalidVectorError)):
+            with pytest.raises(error):
+                memory.episodic.encode_fields(np.asarray(bad, np.float32), **fields)
+        with pytest.raises(InvalidMemoryInputError, match="input_digest"):
+            memory.episodic.encode_fields(np.ones(3, np.float32), input_digest=b"short", **fields)
+        [eid] = memory.episodic.commit([memory.episodic.encode_fields(np.ones(3, np.float32), **fields)])
+        np.testing.assert_array_equal(memory.episodic.get([eid], with_payload=True)[0].input, x)

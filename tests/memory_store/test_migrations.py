@@ -32,6 +32,7 @@ RELEASED = {
     "0002_episode_reward_consolidation.py": "25b50443571038b1fe15091d4c4758250f6d39e8357a49bea75736ebf4e3a90e",  # noqa: E501
     "0003_learner_state.py": "28e45505495c6f688c5ba604bd1d600f654a3d16772b53a78127330d9f1f5b41",
     "0004_episode_inputs.py": "a6dd1b7b9381c53387b13bb25c583f16a449c6a3c259ed90bf15111643f016d7",
+    "0005_episode_ids_floor.py": "18038d4ce85c4c367181fdc7ccf9c5ea6ba5545f5f6120fd4bb321513c3503e1",
 }
 
 
@@ -49,8 +50,8 @@ def test_released_revisions_are_unchanged() -> None:
 def test_migrations_run_from_the_package_without_alembic_ini() -> None:
     config = migrations.alembic_config()
     assert Path(config.get_main_option("script_location") or "") == migrations.MIGRATIONS_DIR
-    assert migrations.head_revision() == "0004"
-    assert migrations.known_revisions() == {"0001", "0002", "0003", "0004"}
+    assert migrations.head_revision() == "0005"
+    assert migrations.known_revisions() == {"0001", "0002", "0003", "0004", "0005"}
 
 
 def test_upgrade_from_the_first_revision_keeps_every_row(tmp_path: Path) -> None:
@@ -100,7 +101,7 @@ def test_upgrade_from_the_first_revision_keeps_every_row(tmp_path: Path) -> None
             assert after[table] == rows
 
 
-def test_head_matches_schema_py_and_keeps_autoincrement(db_path: Path) -> None:
+def test_head_matches_schema_py_and_keeps_autoincrement_where_it_is_wanted(db_path: Path) -> None:
     memory_store.open_memory(db_path).close()
     engine = create_engine(f"sqlite:///{db_path}")
     with engine.connect() as conn:
@@ -108,9 +109,58 @@ def test_head_matches_schema_py_and_keeps_autoincrement(db_path: Path) -> None:
         assert diff == [], diff
     engine.dispose()
     with sqlite3.connect(db_path) as conn:
-        for table in ("episodes", "concepts"):
-            sql = conn.execute("SELECT sql FROM sqlite_master WHERE name = ?", (table,)).fetchone()[0]
-            assert "AUTOINCREMENT" in sql, f"{table} lost AUTOINCREMENT: ids could be reused"
+        sql = dict(conn.execute("SELECT name, sql FROM sqlite_master WHERE name IN ('episodes', 'concepts')"))
+    assert "AUTOINCREMENT" in sql["concepts"], "concepts lost AUTOINCREMENT: ids could be reused"
+    assert "AUTOINCREMENT" not in sql["episodes"]  # 0005: the id floor instead (its counter cost a page a commit)
+
+
+def _at_0004_with_the_newest_forgotten(path: Path) -> None:
+    """A database at 0004 holding episodes 1-5 of the 7 its AUTOINCREMENT handed out (6 and 7 were forgotten)."""
+    engine = create_engine(f"sqlite:///{path}")
+    with engine.begin() as conn:
+        migrations.upgrade(conn, "0004")
+        conn.execute(text("INSERT INTO ronn_meta VALUES ('application', 'ronn'), ('episode_dim', '2')"))
+        conn.execute(text("INSERT INTO ronn_meta VALUES ('episode_space', 'l2')"))
+        for _ in range(7):
+            conn.execute(
+                text("INSERT INTO episodes (time, input_digest, vector) VALUES (1.0, :d, :v)"),
+                {"d": b"\0" * 16, "v": np.ones(2, "<f2").tobytes()},
+            )
+        conn.execute(text("DELETE FROM episodes WHERE id > 5"))
+    engine.dispose()
+
+
+def test_0005_keeps_every_id_and_reuses_none_handed_out_before(tmp_path: Path) -> None:
+    path = tmp_path / "at_0004.db"
+    _at_0004_with_the_newest_forgotten(path)
+    with memory_store.open_memory(path) as memory:  # upgrades to 0005
+        assert [e.id for e in memory.episodic.get([1, 2, 3, 4, 5])] == [1, 2, 3, 4, 5]
+        assert memory.episodic.add(np.ones(2)) == 8  # 6 and 7 named episodes once: never again
+        memory.episodic.forget([8])
+    with memory_store.open_memory(path) as memory:  # the floor outlives the process
+        assert memory.episodic.commit([NewEpisode(vector=np.ones(2)), NewEpisode(vector=np.ones(2))]) == [9, 10]
+    with sqlite3.connect(path) as conn:
+        index_names = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE tbl_name = 'episodes'")}
+    assert {"ix_episodes_time", "ix_episodes_input_digest", "ix_episodes_consolidation_importance"} <= index_names
+
+
+def test_0005_downgrades_to_autoincrement_that_remembers_the_floor(tmp_path: Path) -> None:
+    path = tmp_path / "at_0004.db"
+    _at_0004_with_the_newest_forgotten(path)
+    memory_store.open_memory(path).close()  # upgrade to 0005 (floor 7)
+    engine = create_engine(f"sqlite:///{path}")
+    with engine.begin() as conn:
+        from alembic import command
+
+        command.downgrade(migrations.alembic_config(conn), "0004")
+        assert conn.execute(text("SELECT seq FROM sqlite_sequence WHERE name = 'episodes'")).scalar() == 7
+        assert conn.execute(text("SELECT count(*) FROM ronn_meta WHERE key = 'episode_id_floor'")).scalar() == 0
+        conn.execute(
+            text("INSERT INTO episodes (time, input_digest, vector) VALUES (1.0, :d, :v)"),
+            {"d": b"\0" * 16, "v": np.ones(2, "<f2").tobytes()},
+        )
+        assert conn.execute(text("SELECT max(id) FROM episodes")).scalar() == 8
+    engine.dispose()
 
 
 def test_downgrade_and_upgrade_again(db_path: Path) -> None:
