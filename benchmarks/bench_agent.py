@@ -206,9 +206,9 @@ async def breakdown(model: Path, n: int) -> dict[str, float]:
         work(job)
         marks["job_end"] = time.perf_counter_ns()
 
-    async def timed_run(runner: systems.ModelRunner, feeds: dict[str, np.ndarray], *, alone: bool = False) -> object:
+    async def timed_run(runner: systems.ModelRunner, feeds: dict[str, np.ndarray], **options: bool) -> object:
         marks["run_start"] = time.perf_counter_ns()
-        answer = await run(runner, feeds, alone=alone)
+        answer = await run(runner, feeds, **options)
         marks["run_end"] = time.perf_counter_ns()
         return answer
 

@@ -76,11 +76,12 @@ class RunningQuantile:
     def __init__(self, window: int) -> None:
         self._values = np.zeros(window, np.float64)
         self._n = 0
+        self.held = 0  #: values held (at most ``window``)
         self._sorted = np.zeros(0, np.float64)
         self._stale = 0
 
     def __len__(self) -> int:
-        return min(self._n, len(self._values))
+        return self.held
 
     def rank(self, value: float) -> float:
         """Fraction of recent values below ``value`` (0.5 before any value is known)."""
@@ -92,10 +93,16 @@ class RunningQuantile:
         values[self._n % len(values)] = value
         self._n += 1
         self._stale += 1
-        held = min(self._n, len(values))
+        held = self.held = min(self._n, len(values))
         if self._stale >= 32 or held <= 32:
             self._sorted = np.sort(values[:held])
             self._stale = 0
+
+    def place(self, value: float) -> float:
+        """:meth:`rank` of ``value``, then :meth:`add` it (each ``infer`` does both, for two quantiles)."""
+        rank = self.rank(value)
+        self.add(value)
+        return rank
 
 
 @jit()
@@ -166,16 +173,15 @@ class HRM:
         self.complexity = RunningQuantile(config.quantile_window)
         self.system1_latency = LatencyEstimate()
         self.system2_latency = LatencyEstimate()
+        self._confident_at = math.nan
+        self._confident_text = ""
 
     def score(self, complexity: float, distance: float | None) -> tuple[float, float]:
         """Running-quantile ranks of the input's complexity and novelty (then remembers both values)."""
-        c_rank = self.complexity.rank(complexity)
-        self.complexity.add(complexity)
+        c_rank = self.complexity.place(complexity)
         if distance is None:  # no episode yet: nothing to compare with
             return c_rank, 1.0
-        n_rank = self.novelty.rank(distance)
-        self.novelty.add(distance)
-        return c_rank, n_rank
+        return c_rank, self.novelty.place(distance)
 
     def decide(
         self, conf: float, complexity_rank: float, novelty_rank: float, budget_s: float | None
@@ -183,15 +189,18 @@ class HRM:
         if not self.can_escalate:
             return _FULL_MODEL
         cfg = self.config
-        warm = len(self.complexity) > cfg.quantile_warmup
-        if warm and len(self.novelty) > cfg.quantile_warmup and novelty_rank > cfg.novelty_quantile:
+        warm = self.complexity.held > cfg.quantile_warmup
+        if warm and self.novelty.held > cfg.quantile_warmup and novelty_rank > cfg.novelty_quantile:
             reason = f"novel (distance rank {novelty_rank:.3f} > {cfg.novelty_quantile})"
         elif warm and complexity_rank > cfg.complexity_quantile:
             reason = f"complex (rank {complexity_rank:.3f} > {cfg.complexity_quantile})"
         elif conf < self.calibrator.threshold:
             reason = f"System 1 unsure ({conf:.3f} < {self.calibrator.threshold:.3f})"
-        else:
-            return Decision(False, f"System 1 confident ({conf:.3f} >= {self.calibrator.threshold:.3f})")
+        else:  # the usual case: the threshold's text is kept while it does not change
+            threshold = self.calibrator.threshold
+            if threshold != self._confident_at:
+                self._confident_at, self._confident_text = threshold, f" >= {threshold:.3f})"
+            return Decision(False, f"System 1 confident ({conf:.3f}{self._confident_text}")
         if budget_s is not None and self.system2_latency.value > budget_s:
             return Decision(
                 False,

@@ -216,6 +216,8 @@ class EpisodicMemory(EpisodeReads):
         return self._insert(encoded, wait=wait)
 
     def _encode_all(self, new: Sequence[NewEpisode | EncodedEpisode]) -> list[EncodedEpisode]:
+        if len(new) == 1 and type(new[0]) is EncodedEpisode and new[0].dim == self._dim:
+            return [new[0]]  # an agent's one episode, encoded by the caller against this database's dimension
         now = _time.time()
         out = []
         for e in new:
@@ -240,6 +242,9 @@ class EpisodicMemory(EpisodeReads):
             self._db.write(lambda c: self._claim_dim(c, dim))
             self._dim = dim
         self._ensure_index()
+        if len(encoded) == 1 and encoded[0].stored_input is None:  # one statement: SQLite's own transaction
+            row = encoded[0].values
+            return self._db.write_dbapi(lambda c: [_row_id(c.execute(_INSERT, row))], wait=wait, single=True)
         values = [e.values for e in encoded]
         stored = {e.stored_input.digest: e.stored_input.blob for e in encoded if e.stored_input is not None}
 
@@ -255,8 +260,6 @@ class EpisodicMemory(EpisodeReads):
             # each row's id is one more than the last inside our write transaction: consecutive, ending at ``last``
             return list(range(last - len(values) + 1, last + 1))
 
-        if len(values) == 1 and not stored:  # one statement: SQLite's own transaction
-            return self._db.write_dbapi(lambda c: [_row_id(c.execute(_INSERT, values[0]))], wait=wait, single=True)
         return self._db.write_dbapi(insert, wait=wait)
 
     def touch(self, ids: Iterable[int], *, time: float | None = None) -> None:

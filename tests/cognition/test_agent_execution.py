@@ -234,7 +234,7 @@ async def test_a_stream_of_lone_inline_calls_yields_to_the_loop_every_slice(digi
             seen = ticks[0] - start
             done.set()
     if slice_s < 1e-6:
-        assert seen >= len(inputs)  # every call yielded
+        assert seen >= len(inputs) - 1  # every call yielded (the last one's tick may come after it returns)
     else:
         assert seen <= 2  # 60 calls in far less than 0.5 s: at most the first call's yield (and a sleep trigger)
 
