@@ -67,6 +67,13 @@ _RAISE_FLOOR = (
     " ON CONFLICT (key) DO UPDATE"
     " SET value = CAST(max(CAST(value AS INTEGER), CAST(excluded.value AS INTEGER)) AS TEXT)"
 )
+#: one episode whose input was stored ahead (``?2``, its digest): inserted only while that input is there (a
+#: forget or a sweep may have taken it since), in one statement instead of a probe in a transaction
+_INSERT_IF_STORED = (
+    f"INSERT INTO episodes (id, {', '.join(ENCODED_COLUMNS)}) SELECT {_NEXT_ID},"
+    f" {', '.join(f'?{i + 1}' for i in range(len(ENCODED_COLUMNS)))}"
+    " WHERE EXISTS (SELECT 1 FROM episode_inputs WHERE digest = ?2)"
+)
 _STORE_INPUT = "INSERT OR IGNORE INTO episode_inputs (digest, input) VALUES (?, ?)"
 _HAS_INPUT = "SELECT 1 FROM episode_inputs WHERE digest = ?"
 #: The stored inputs that only the episodes about to be deleted (``?1``, their ids) refer to: run before
@@ -242,9 +249,14 @@ class EpisodicMemory(EpisodeReads):
             self._db.write(lambda c: self._claim_dim(c, dim))
             self._dim = dim
         self._ensure_index()
-        if len(encoded) == 1 and encoded[0].stored_input is None:  # one statement: SQLite's own transaction
+        if len(encoded) == 1:  # one statement, SQLite's own transaction
             row = encoded[0].values
-            return self._db.write_dbapi(lambda c: [_row_id(c.execute(_INSERT, row))], wait=wait, single=True)
+            if encoded[0].stored_input is None:
+                return self._db.write_dbapi(lambda c: [_row_id(c.execute(_INSERT, row))], wait=wait, single=True)
+            ids = self._db.write_dbapi(lambda c: _inserted(c.execute(_INSERT_IF_STORED, row)), wait=wait, single=True)
+            if ids:
+                return ids
+            # its stored input is gone: the transaction below stores it again with the row
         values = [e.values for e in encoded]
         stored = {e.stored_input.digest: e.stored_input.blob for e in encoded if e.stored_input is not None}
 
@@ -409,3 +421,8 @@ def _row_id(cursor: sqlite3.Cursor) -> int:
     """The id an ``INSERT`` just gave its row."""
     assert cursor.lastrowid is not None
     return cursor.lastrowid
+
+
+def _inserted(cursor: sqlite3.Cursor) -> list[int]:
+    """The id of the row an ``INSERT ... SELECT`` gave, or nothing when its condition held no row."""
+    return [_row_id(cursor)] if cursor.rowcount == 1 else []
