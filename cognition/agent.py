@@ -41,6 +41,9 @@ from .vectors import VectorWindow
 _LATENCY_WINDOW = 10_000
 #: a lone call on a model at least this slow builds its percept and stores its input while the model runs
 OVERLAP_MIN_S = 0.002
+#: a stream of lone calls on the event loop yields at least this often (EpisodeWriter.yield_every_s): tasks that
+#: are about to call ``infer`` get in within it, so concurrent callers still share commits and worker threads
+LONE_YIELD_S = 0.001
 
 
 class Agent:
@@ -134,7 +137,7 @@ class Agent:
             queue=cfg.write_queue,
             inline=cfg.commit_inline,
             checkpoint=self.memory.db.checkpoint,
-            yield_every_s=cfg.inline_slice_s,
+            yield_every_s=min(cfg.inline_slice_s, LONE_YIELD_S),
         )
         self._adaptation, self._learning = await open_learning(self._model, models, self.memory, cfg)
         self._sleeper = SleepEngine(

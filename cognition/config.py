@@ -69,7 +69,9 @@ class AgentConfig:
             model slower than ``inline_max_s`` then runs in worker threads. Concurrent calls always use them.
         inline_slice_s: how long a lone call's run may hold the event loop between two checkpoints (0.02 s;
             a checkpoint between two kernels costs ~15 µs warm and up to ~90 µs cold here, so shorter slices
-            cost the call ~1% per 5 ms of slice).
+            cost the call ~1% per 5 ms of slice). A stream of lone calls on the loop yields at least every
+            1 ms, or this if shorter (each call is a cancel point; a yield costs ~11 µs, a tenth of a tiny
+            model's call, so a tiny model's calls yield about one in ten).
         threads: worker threads for inference (default: the number of cores).
         output: the output holding class scores or probabilities (default: the model's last output).
         feature_dim: size of the fixed random projection used when no penultimate activations exist.

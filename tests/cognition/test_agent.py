@@ -44,6 +44,8 @@ async def test_thousand_concurrent_infers_are_answered_and_stored(digit_stream, 
     inputs = digit_stream(1000)
     thoughts: list[Thought | None] = [None] * len(inputs)
     async with Agent(model_path, memory=":memory:", fast_model=fast_graph) as agent:
+        for x in inputs[:5]:  # lone calls just before: the first concurrent one need not yield to the others
+            await agent.infer(x + np.float32(1.0))
 
         async def one(i: int) -> None:
             thoughts[i] = await agent.infer(inputs[i])
@@ -53,8 +55,10 @@ async def test_thousand_concurrent_infers_are_answered_and_stored(digit_stream, 
                 nursery.start_soon(one, i)
         ids = [t.episode_id for t in thoughts if t is not None]
         assert len(ids) == 1000 and len(set(ids)) == 1000
-        assert agent.memory.episodic.count() == 1000
-        assert agent.statistics().commits < 1000  # concurrent calls shared commits
+        assert agent.memory.episodic.count() == 1005
+        # concurrent calls shared commits: only the first ~1 ms of calls run alone before the loop lets the
+        # other callers in (yielding every 20 ms, ~150 ran alone one after another: 44-85 commits)
+        assert agent.statistics().commits < 5 + 20  # the 5 lone calls, then a few shared commits
 
 
 async def test_cancellation_loses_nothing_returned(digit_stream, model_path, fast_graph, samples, tmp_path) -> None:
