@@ -71,9 +71,13 @@ class Ticket:
             if self._event is None:
                 self._event = anyio.Event()
             await self._event.wait()
+        self.raise_failure()
+        return self.id
+
+    def raise_failure(self) -> None:
+        """BackgroundTaskError if the (finished) commit of this episode failed."""
         if self.error is not None:
             raise BackgroundTaskError(f"the episode writer failed: {self.error!r}") from self.error
-        return self.id
 
 
 def _detached(episode_id: int | None) -> Ticket:
@@ -159,7 +163,7 @@ class EpisodeWriter:
                     self._yielded = time.perf_counter()
                 else:
                     await anyio.lowlevel.checkpoint_if_cancelled()
-            await ticket.wait()  # raises if the commit failed; no further checkpoint
+            ticket.raise_failure()  # the commit has finished, here or in a worker thread
             return ticket
         self.pending += 1
         try:
