@@ -15,8 +15,9 @@ from engine.session import InferenceSession, get_available_providers
 
 from .config import AgentConfig
 from .perception import Perception, RandomProjection, expose_features
+from .router import RunningQuantile
 from .systems import ModelRunner
-from .vectors import Projection, check_projection_seed, projection_kind
+from .vectors import Projection, VectorWindow, check_projection_seed, projection_kind
 
 try:
     from engine.quantize import DOMAIN as TERNARY_DOMAIN
@@ -154,7 +155,20 @@ def build_models(model: Any, fast_model: Any, config: AgentConfig) -> Models:
     system1.inline_alone = t1 <= config.inline_alone_max_s
     system2.inline_alone = t2 <= config.inline_alone_max_s
     system1.slice_s = system2.slice_s = config.inline_slice_s
+    _warm_up(perception, system1, feeds, min(dim, config.vector_dim))
     return Models(perception, system1, system2, dim, t1, t2)
+
+
+def _warm_up(perception: Perception, runner: ModelRunner, feeds: dict[str, np.ndarray], dim: int) -> None:
+    """Compile (or load from numba's cache) the kernels every ``infer`` runs (checks, percept, judgement,
+    novelty window, ranks) now, on the opening thread, rather than in the first calls (~1.5 s on a fresh
+    install). ``dim``: the episode vectors'."""
+    if len(feeds) == 1:
+        perception.check(next(iter(feeds.values())))  # a single input of the exact shape takes its own path
+    perception.percept(feeds)
+    runner.run_sync(feeds)
+    VectorWindow.warm_up(dim)
+    RunningQuantile.warm_up()
 
 
 def project_as_memory(models: Models, memory: memory_store.Memory, config: AgentConfig) -> Projection:

@@ -98,6 +98,13 @@ class RunningQuantile:
             self._sorted = np.sort(values[:held])
             self._stale = 0
 
+    @staticmethod
+    def warm_up() -> None:
+        """Compile (or load from numba's cache) the rank's kernel now rather than in the first ``infer``."""
+        quantile = RunningQuantile(2)
+        quantile.place(0.0)
+        quantile.place(1.0)
+
     def place(self, value: float) -> float:
         """:meth:`rank` of ``value``, then :meth:`add` it (each ``infer`` does both, for two quantiles)."""
         rank = self.rank(value)

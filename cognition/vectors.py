@@ -146,6 +146,13 @@ class VectorWindow:
         self._half_sq[i] = 0.5 * float(v @ v)
         self._n += 1
 
+    @staticmethod
+    def warm_up(dim: int) -> None:
+        """Compile (or load from numba's cache) the window's kernels now rather than in the first ``infer``."""
+        window = VectorWindow(2, dim, 1)
+        window.observe(np.zeros(dim, np.float32))
+        window.observe(np.ones(dim, np.float32))
+
     def observe(self, v: np.ndarray) -> float | None:
         """:meth:`distance` of ``v``, then :meth:`add` it: one compiled call (each ``infer`` does both)."""
         n = min(self._n, len(self._m))

@@ -255,3 +255,34 @@ async def test_a_cancelled_lone_inline_call_still_stores_its_episode(digit_strea
             await agent.infer(x + np.float32(0.5))
         assert scope.cancelled_caught
         assert agent.statistics().episodes_stored == 2
+
+
+def test_opening_compiles_the_per_call_kernels(model_path) -> None:
+    # a fresh process: after build_models, the first infer finds every per-call kernel compiled (or loaded from
+    # numba's cache) for the signatures it uses, instead of compiling them itself (~1.5 s on a fresh install)
+    import subprocess
+    import sys
+
+    script = f"""
+import numpy as np
+from cognition import perception, router, vectors
+from cognition.config import AgentConfig
+from cognition.models import build_models
+models = build_models({str(model_path)!r}, None, AgentConfig())
+kernels = [perception._finite, perception._moments, router._top_two, router._below, vectors._observe]
+before = [len(k.signatures) for k in kernels]
+window = vectors.VectorWindow(1024, min(models.feature_dim, 128), 1)
+quantile = router.RunningQuantile(64)
+x = np.random.default_rng(0).random((1, 64), dtype=np.float32)
+feeds = models.perception.check(x)
+models.perception.percept(feeds)
+answer = models.system1.run_sync(feeds)
+for _ in range(3):
+    window.observe(answer.features)
+    quantile.place(0.5)
+print(before, [len(k.signatures) for k in kernels])
+"""
+    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True, cwd=".")
+    before, after = out.stdout.strip().split("] [")
+    assert "0" not in before.strip("[").split(", ")  # each one ready before the first call
+    assert before.strip("[") == after.strip("]")  # and the calls added no signature
