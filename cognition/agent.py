@@ -12,38 +12,33 @@ from __future__ import annotations
 
 import os
 import time
-from collections import deque
 from pathlib import Path
 from types import TracebackType
 from typing import Any
 
 import anyio
 import anyio.to_thread
-import numpy as np
 
 import memory_store
 from engine.errors import InvalidInputError
 from memory_store import StoredInput
 
 from .cascade import Cascade, with_features
-from .config import ROUTES, AgentConfig, AgentStatistics, LatencySummary, SleepReport, Thought
+from .config import AgentConfig, AgentStatistics, SleepReport, Thought
 from .consolidation import SleepEngine, SleepScheduler
-from .episodes import EpisodeWriter, encode_episode
+from .episodes import LONE_YIELD_S, EpisodeWriter, encode_episode
 from .errors import AgentNotRunningError, BackgroundTaskError, only_exception
 from .feedback import Feedback, open_learning, save_learning
 from .input_job import InputJob, InputThread
 from .models import Models, build_models, project_as_memory
 from .perception import Percept
+from .route_log import RouteLog
 from .router import HRM
 from .systems import Answer, System1, fingerprint
 from .vectors import VectorWindow
 
-_LATENCY_WINDOW = 10_000
 #: a lone call on a model at least this slow builds its percept and stores its input while the model runs
 OVERLAP_MIN_S = 0.002
-#: a stream of lone calls on the event loop yields at least this often (EpisodeWriter.yield_every_s): tasks that
-#: are about to call ``infer`` get in within it, so concurrent callers still share commits and worker threads
-LONE_YIELD_S = 0.001
 
 
 class Agent:
@@ -148,8 +143,7 @@ class Agent:
             weights_changed=self._system1.clear,
         )
         self._scheduler = SleepScheduler(cfg, self._scheduled_sleep)
-        self._routes: dict[str, int] = dict.fromkeys(ROUTES, 0)
-        self._latencies: dict[str, deque[float]] = {r: deque(maxlen=_LATENCY_WINDOW) for r in ROUTES}
+        self._log = RouteLog()
         self._feedback = Feedback(
             self.memory,
             self._writer,
@@ -311,8 +305,7 @@ class Agent:
         key = ticket.id if ticket.id is not None else ticket
         self._feedback.remember(key, routed.system1, next(iter(feeds.values())), percept.digest)
         latency = time.perf_counter() - start
-        self._routes[route] += 1
-        self._latencies[route].append(latency)
+        self._log.record(route, latency)
         return Thought(
             answer.output,
             route,  # type: ignore[arg-type]
@@ -371,16 +364,11 @@ class Agent:
     def statistics(self) -> AgentStatistics:
         """Routes taken, latency percentiles per route, cache hit rates, threshold, memory sizes."""
         self._require_started()
-        latency = {}
-        for route, values in self._latencies.items():
-            if values:
-                p50, p95, p99 = np.percentile(np.fromiter(values, np.float64), [50, 95, 99])
-                latency[route] = LatencySummary(len(values), float(p50), float(p95), float(p99))
         s1 = self._system1
         hits = s1.hits + s1.near_hits
         return AgentStatistics(
-            routes=dict(self._routes),
-            latency=latency,
+            routes=dict(self._log.counts),
+            latency=self._log.latency(),
             cache_lookups=s1.lookups,
             cache_hits=s1.hits,
             near_duplicate_hits=s1.near_hits,

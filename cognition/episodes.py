@@ -35,6 +35,9 @@ from .errors import BackgroundTaskError
 
 #: how long an inline commit may block the event loop waiting for another thread's write transaction
 INLINE_LOCK_WAIT_S = 0.001
+#: an agent's lone calls on the event loop yield at least this often (EpisodeWriter.yield_every_s): tasks that
+#: are about to call ``infer`` get in within it, so concurrent callers still share commits and worker threads
+LONE_YIELD_S = 0.001
 
 
 class Ticket:

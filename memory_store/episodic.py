@@ -27,12 +27,12 @@ import numpy as np
 from sqlalchemy import Connection, bindparam, select
 
 from . import bulk, codec
+from . import episode_writes as sql
 from .database import Database
 from .episodic_reads import EpisodeReads
 from .errors import InvalidMemoryInputError, InvalidVectorError, UnknownIdError
 from .hnsw_index import EpisodeIndex, HnswParams, Space
 from .records import (
-    ENCODED_COLUMNS,
     UNSET,
     Consolidation,
     EncodedEpisode,
@@ -45,50 +45,6 @@ from .records import (
     padded,
 )
 from .schema import episodes
-
-_DELETE = "DELETE FROM episodes WHERE id IN (SELECT value FROM json_each(?))"
-_EXISTING = "SELECT id FROM episodes WHERE id IN (SELECT value FROM json_each(?))"
-#: ids are never reused (the HNSW label is the id): one more than the larger of the highest id and the floor
-#: that forgetting raises (below); inside the write transaction, so ids ascend in commit order. (AUTOINCREMENT
-#: did this by writing its counter on every insert: a page more per commit; revision 0005.)
-ID_FLOOR = "episode_id_floor"
-_NEXT_ID = (
-    "max(coalesce((SELECT max(id) FROM episodes), 0),"
-    f" coalesce((SELECT CAST(value AS INTEGER) FROM ronn_meta WHERE key = '{ID_FLOOR}'), 0)) + 1"
-)
-_INSERT = (
-    f"INSERT INTO episodes (id, {', '.join(ENCODED_COLUMNS)})"
-    f" VALUES ({_NEXT_ID}, {', '.join('?' * len(ENCODED_COLUMNS))})"
-)
-#: before a forget deletes rows: the floor rises to the highest id deleted (``?1``, the ids)
-_RAISE_FLOOR = (
-    f"INSERT INTO ronn_meta (key, value) SELECT '{ID_FLOOR}', CAST(max(id) AS TEXT) FROM episodes"
-    " WHERE id IN (SELECT value FROM json_each(?1)) HAVING max(id) IS NOT NULL"
-    " ON CONFLICT (key) DO UPDATE"
-    " SET value = CAST(max(CAST(value AS INTEGER), CAST(excluded.value AS INTEGER)) AS TEXT)"
-)
-#: one episode whose input was stored ahead (``?2``, its digest): inserted only while that input is there (a
-#: forget or a sweep may have taken it since), in one statement instead of a probe in a transaction
-_INSERT_IF_STORED = (
-    f"INSERT INTO episodes (id, {', '.join(ENCODED_COLUMNS)}) SELECT {_NEXT_ID},"
-    f" {', '.join(f'?{i + 1}' for i in range(len(ENCODED_COLUMNS)))}"
-    " WHERE EXISTS (SELECT 1 FROM episode_inputs WHERE digest = ?2)"
-)
-_STORE_INPUT = "INSERT OR IGNORE INTO episode_inputs (digest, input) VALUES (?, ?)"
-_HAS_INPUT = "SELECT 1 FROM episode_inputs WHERE digest = ?"
-#: The stored inputs that only the episodes about to be deleted (``?1``, their ids) refer to: run before
-#: deleting them, in the same transaction (the digest's index makes each NOT EXISTS a probe).
-_DROP_INPUTS = (
-    "DELETE FROM episode_inputs WHERE digest IN"
-    " (SELECT input_digest FROM episodes WHERE id IN (SELECT value FROM json_each(?1)))"
-    " AND NOT EXISTS (SELECT 1 FROM episodes AS e WHERE e.input_digest = episode_inputs.digest"
-    " AND e.id NOT IN (SELECT value FROM json_each(?1)))"
-)
-#: Stored inputs no episode refers to: a process that stopped between ``store_input`` and the episode's commit
-_SWEEP_INPUTS = (
-    "DELETE FROM episode_inputs WHERE NOT EXISTS"
-    " (SELECT 1 FROM episodes AS e WHERE e.input_digest = episode_inputs.digest)"
-)
 
 
 class EpisodicMemory(EpisodeReads):
@@ -120,7 +76,7 @@ class EpisodicMemory(EpisodeReads):
                     raise InvalidVectorError(f"dim must be a positive int, got {dim!r}")
                 self._dim = db.write(lambda c: self._claim_dim(c, dim))
         # another process's input committed ahead of its episode may be swept too: that commit stores it again
-        db.write_dbapi(lambda c: c.execute(_SWEEP_INPUTS))
+        db.write_dbapi(lambda c: c.execute(sql.SWEEP_INPUTS))
         if self._dim is not None:
             self._open_index()
 
@@ -163,7 +119,7 @@ class EpisodicMemory(EpisodeReads):
             memory.episodic.commit([NewEpisode(vector=v, input=stored, output=y)])
         """
         stored = StoredInput.encode(value, digest=digest)
-        self._db.write_dbapi(lambda c: c.execute(_STORE_INPUT, (stored.digest, stored.blob)), wait=wait)
+        self._db.write_dbapi(lambda c: c.execute(sql.STORE_INPUT, (stored.digest, stored.blob)), wait=wait)
         return stored
 
     def add_many(self, new: Sequence[NewEpisode | EncodedEpisode]) -> list[int]:
@@ -251,9 +207,8 @@ class EpisodicMemory(EpisodeReads):
         self._ensure_index()
         if len(encoded) == 1:  # one statement, SQLite's own transaction
             row = encoded[0].values
-            if encoded[0].stored_input is None:
-                return self._db.write_dbapi(lambda c: [_row_id(c.execute(_INSERT, row))], wait=wait, single=True)
-            ids = self._db.write_dbapi(lambda c: _inserted(c.execute(_INSERT_IF_STORED, row)), wait=wait, single=True)
+            statement = sql.INSERT if encoded[0].stored_input is None else sql.INSERT_IF_STORED
+            ids = self._db.write_dbapi(lambda c: sql.inserted(c.execute(statement, row)), wait=wait, single=True)
             if ids:
                 return ids
             # its stored input is gone: the transaction below stores it again with the row
@@ -262,12 +217,12 @@ class EpisodicMemory(EpisodeReads):
 
         def insert(conn: sqlite3.Connection) -> list[int]:
             for digest, blob in stored.items():  # deleted since store_input (a forget, a sweep): store it again
-                if conn.execute(_HAS_INPUT, (digest,)).fetchone() is None:
-                    conn.execute(_STORE_INPUT, (digest, blob))
+                if conn.execute(sql.HAS_INPUT, (digest,)).fetchone() is None:
+                    conn.execute(sql.STORE_INPUT, (digest, blob))
             if len(values) == 1:
-                last = _row_id(conn.execute(_INSERT, values[0]))
+                last = sql.row_id(conn.execute(sql.INSERT, values[0]))
             else:
-                conn.executemany(_INSERT, values)
+                conn.executemany(sql.INSERT, values)
                 last = conn.execute("SELECT last_insert_rowid()").fetchone()[0]
             # each row's id is one more than the last inside our write transaction: consecutive, ending at ``last``
             return list(range(last - len(values) + 1, last + 1))
@@ -377,9 +332,9 @@ class EpisodicMemory(EpisodeReads):
         param = bulk.ids_param(ids)
 
         def delete(conn: sqlite3.Connection) -> None:
-            conn.execute(_RAISE_FLOOR, (param,))
-            conn.execute(_DROP_INPUTS, (param,))
-            self._require_changed(conn, ids, conn.execute(_DELETE, (param,)).rowcount, distinct=True)
+            conn.execute(sql.RAISE_FLOOR, (param,))
+            conn.execute(sql.DROP_INPUTS, (param,))
+            self._require_changed(conn, ids, conn.execute(sql.DELETE, (param,)).rowcount, distinct=True)
 
         self._db.write_dbapi(delete, wait=wait)
         if self._index is not None:
@@ -404,7 +359,7 @@ class EpisodicMemory(EpisodeReads):
         changed one row per id (per distinct id when ``distinct``)."""
         if changed == (len(set(ids)) if distinct else len(ids)):
             return
-        found = {r[0] for r in conn.execute(_EXISTING, (bulk.ids_param(ids),))}
+        found = {r[0] for r in conn.execute(sql.EXISTING, (bulk.ids_param(ids),))}
         raise UnknownIdError("episode id", set(ids) - found)
 
     def _require(self, conn: Connection, ids: list[int]) -> list[int]:
@@ -416,13 +371,3 @@ class EpisodicMemory(EpisodeReads):
         return ids
 
 
-
-def _row_id(cursor: sqlite3.Cursor) -> int:
-    """The id an ``INSERT`` just gave its row."""
-    assert cursor.lastrowid is not None
-    return cursor.lastrowid
-
-
-def _inserted(cursor: sqlite3.Cursor) -> list[int]:
-    """The id of the row an ``INSERT ... SELECT`` gave, or nothing when its condition held no row."""
-    return [_row_id(cursor)] if cursor.rowcount == 1 else []

@@ -217,7 +217,7 @@ async def test_a_stream_of_lone_inline_calls_yields_to_the_loop_every_millisecon
     # a tiny model's lone call runs and commits on the loop; it yields only once LONE_YIELD_S (1 ms) or
     # inline_slice_s, if shorter, has passed since its last yield (a yield costs ~11 µs): other tasks still
     # run that often
-    from cognition.agent import LONE_YIELD_S
+    from cognition.episodes import LONE_YIELD_S
 
     inputs = digit_stream(200)
     ticks = [0]
