@@ -48,6 +48,13 @@ class _SpySession:
         return steps()
 
 
+async def _tick(ticks: list[int], done: trio.Event) -> None:
+    """Count the loop's turns in ``ticks[0]`` (one a checkpoint) until ``done``."""
+    while not done.is_set():
+        ticks[0] += 1
+        await trio.lowlevel.checkpoint()
+
+
 @pytest.mark.parametrize("alone_max_s", [0.0, 10.0])
 async def test_inline_alone_runs_a_lone_call_on_the_loop_in_slices(digit_stream, model_path, alone_max_s) -> None:
     import threading
@@ -60,14 +67,8 @@ async def test_inline_alone_runs_a_lone_call_on_the_loop_in_slices(digit_stream,
         spy = runner.session = _SpySession(runner.session, ticks)
         reference = InferenceSession(model_path)
         done = trio.Event()
-
-        async def ticker() -> None:
-            while not done.is_set():
-                ticks[0] += 1
-                await trio.lowlevel.checkpoint()
-
         async with trio.open_nursery() as nursery:
-            nursery.start_soon(ticker)
+            nursery.start_soon(_tick, ticks, done)
             for x in inputs[:5]:  # one call in flight at a time
                 thought = await agent.infer(x)
                 expected = reference.run(None, {"pixels": x[None]})[-1][0]
@@ -224,14 +225,8 @@ async def test_a_stream_of_lone_inline_calls_yields_to_the_loop_every_millisecon
     async with Agent(model_path, memory=":memory:", config=AgentConfig(inline_slice_s=slice_s)) as agent:
         assert agent._models.system2.inline  # the digits MLP runs inline
         done = trio.Event()
-
-        async def ticker() -> None:
-            while not done.is_set():
-                ticks[0] += 1
-                await trio.lowlevel.checkpoint()
-
         async with trio.open_nursery() as nursery:
-            nursery.start_soon(ticker)
+            nursery.start_soon(_tick, ticks, done)
             await trio.lowlevel.checkpoint()  # the ticker's first tick
             start, began = ticks[0], trio.current_time()
             for x in inputs:
