@@ -51,11 +51,7 @@ class Cascade:
         hrm = self.hrm
         limited = budget is not None and hrm.system1_latency.value > budget
         start = time.perf_counter()
-        runner = self.system1.runner
-        if runner.inline:  # on the loop: no coroutine to make
-            answer = runner.run_sync(feeds, input_features)
-        else:
-            answer = await runner.run(feeds, alone=alone, input_features=input_features)
+        answer = await self.system1.runner.run(feeds, alone=alone, input_features=input_features)
         hrm.system1_latency.add(time.perf_counter() - start)
         return answer, limited
 

@@ -155,18 +155,17 @@ def build_models(model: Any, fast_model: Any, config: AgentConfig) -> Models:
     system1.inline_alone = t1 <= config.inline_alone_max_s
     system2.inline_alone = t2 <= config.inline_alone_max_s
     system1.slice_s = system2.slice_s = config.inline_slice_s
-    _warm_up(perception, system1, feeds, min(dim, config.vector_dim))
+    _warm_up(perception, feeds, min(dim, config.vector_dim))
     return Models(perception, system1, system2, dim, t1, t2)
 
 
-def _warm_up(perception: Perception, runner: ModelRunner, feeds: dict[str, np.ndarray], dim: int) -> None:
-    """Compile (or load from numba's cache) the kernels every ``infer`` runs (checks, percept, judgement,
-    novelty window, ranks) now, on the opening thread, rather than in the first calls (~1.5 s on a fresh
-    install). ``dim``: the episode vectors'."""
+def _warm_up(perception: Perception, feeds: dict[str, np.ndarray], dim: int) -> None:
+    """Compile (or load from numba's cache) the kernels every ``infer`` runs (checks, percept, novelty window,
+    ranks; ``ModelRunner.probe`` did the answer's) now, on the opening thread, rather than in the first calls
+    (~1.5 s on a fresh install). ``dim``: the episode vectors'."""
     if len(feeds) == 1:
         perception.check(next(iter(feeds.values())))  # a single input of the exact shape takes its own path
     perception.percept(feeds)
-    runner.run_sync(feeds)
     VectorWindow.warm_up(dim)
     RunningQuantile.warm_up()
 

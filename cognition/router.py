@@ -180,8 +180,6 @@ class HRM:
         self.complexity = RunningQuantile(config.quantile_window)
         self.system1_latency = LatencyEstimate()
         self.system2_latency = LatencyEstimate()
-        self._confident_at = math.nan
-        self._confident_text = ""
 
     def score(self, complexity: float, distance: float | None) -> tuple[float, float]:
         """Running-quantile ranks of the input's complexity and novelty (then remembers both values)."""
@@ -203,11 +201,8 @@ class HRM:
             reason = f"complex (rank {complexity_rank:.3f} > {cfg.complexity_quantile})"
         elif conf < self.calibrator.threshold:
             reason = f"System 1 unsure ({conf:.3f} < {self.calibrator.threshold:.3f})"
-        else:  # the usual case: the threshold's text is kept while it does not change
-            threshold = self.calibrator.threshold
-            if threshold != self._confident_at:
-                self._confident_at, self._confident_text = threshold, f" >= {threshold:.3f})"
-            return Decision(False, f"System 1 confident ({conf:.3f}{self._confident_text}")
+        else:
+            return Decision(False, f"System 1 confident ({conf:.3f} >= {self.calibrator.threshold:.3f})")
         if budget_s is not None and self.system2_latency.value > budget_s:
             return Decision(
                 False,

@@ -78,7 +78,7 @@ class ModelRunner:
         scores = np.asarray(outs[0], np.float64).reshape(-1)
         self.classes = int(scores.size)
         self.probabilities_out = bool((scores >= 0).all() and abs(scores.sum() - 1.0) < 1e-3)
-        dim = self._features(outs, feeds).size
+        dim = self._answer(outs, feeds).features.size  # (the answer's kernels compiled now, not in a first infer)
         return float(np.median(times)), int(dim)
 
     def run_sync(self, feeds: dict[str, np.ndarray], input_features: bool = True) -> Answer:

@@ -141,9 +141,8 @@ class VectorWindow:
         return _nearest(self._m, self._half_sq, n, np.ascontiguousarray(v, dtype=np.float32), min(self._k, n))
 
     def add(self, v: np.ndarray) -> None:
-        i = self._n % len(self._m)
-        self._m[i] = v
-        self._half_sq[i] = 0.5 * float(v @ v)
+        v = np.ascontiguousarray(v, dtype=np.float32)
+        _observe(self._m, self._half_sq, 0, v, 1, self._n % len(self._m))  # no rows to search: a store only
         self._n += 1
 
     @staticmethod
@@ -155,7 +154,7 @@ class VectorWindow:
 
     def observe(self, v: np.ndarray) -> float | None:
         """:meth:`distance` of ``v``, then :meth:`add` it: one compiled call (each ``infer`` does both)."""
-        n = min(self._n, len(self._m))
+        n = len(self)
         v = np.ascontiguousarray(v, dtype=np.float32)
         d = _observe(self._m, self._half_sq, n, v, min(self._k, max(n, 1)), self._n % len(self._m))
         self._n += 1
