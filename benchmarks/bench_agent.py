@@ -2,7 +2,8 @@
 """Agent benchmark: infer overhead over a bare ``session.run``, throughput under 1,000 concurrent callers, and
 the System 1 / System 2 cascade on the digits stream.
 
-    python benchmarks/bench_agent.py [--quick] [--only overhead|concurrent|cascade|breakdown|tail|vm] [--json out.json]
+    python benchmarks/bench_agent.py [--quick] [--json out.json]
+        [--only overhead|concurrent|cascade|breakdown|floor|tail|vm]
 
 1. Overhead: one caller, distinct inputs, file-backed memory, the exact cache off and routing pinned to one
    system whose model is the measured model itself (so the difference is the agent: perception, routing,
@@ -22,7 +23,12 @@ the System 1 / System 2 cascade on the digits stream.
    the run, and the input job's own time on its thread (the agent's methods wrapped with timers).
 5. Tail (``--only tail``, not in the default set): p50/p99/p99.9/max of 20,000 lone durable calls on the
    digits MLP, with the indexer and the WAL checkpoints running beside them.
-6. VM probe (``--only vm``, not in the default set): the same 16 µs of HRM scoring timed right after a gap
+6. Floor (``--only floor``, not in the default set): on the models of 5-8 ms, what the two steps every lone
+   durable call must take after its model's run cost there without any agent code around them: the
+   episode row's commit (``EpisodicMemory.commit`` of one encoded episode whose input was stored ahead, as a
+   lone call's) and one yield to the scheduler, each timed right after a bare run and warm (right after
+   itself), as µs and as % of the bare run.
+7. VM probe (``--only vm``, not in the default set): the same 16 µs of HRM scoring timed right after a gap
    of 0-8 ms of pure register arithmetic, and after a rehearsal (docs/agent.md: why a fixed per-call path
    costs ~5x its warm time after a model run on this VM).
 """
@@ -269,6 +275,58 @@ async def tail(n: int) -> dict[str, float]:
     }
 
 
+async def floor(model: Path, n: int) -> dict[str, float]:
+    """Medians (µs) of the row commit and the scheduler yield a lone durable call takes after its model's run,
+    alone: each right after a bare run of ``model`` ("after run") and right after itself ("warm")."""
+    import memory_store
+
+    session = InferenceSession(model)
+    name = session.get_inputs()[0].name
+    xs = _inputs(session, 8)
+    rng = np.random.default_rng(1)
+    rows: dict[str, list[int]] = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        memory = memory_store.open_memory(Path(tmp) / "f.db", dim=128, autocheckpoint=0)
+        episodic = memory.episodic
+
+        def episode() -> memory_store.EncodedEpisode:  # as a lone call's: its input stored ahead by its job
+            x = rng.random(1024, dtype=np.float32)
+            stored = episodic.store_input(x)
+            v, y = rng.random(128, dtype=np.float32), rng.random(10, dtype=np.float32)
+            return episodic.encode_fields(v, input=stored, output=y, route="system1", confidence=0.9)
+
+        async def timed(kind: str, encoded: memory_store.EncodedEpisode) -> None:
+            if kind == "commit":
+                episodic.commit([encoded], wait=0.001)  # as the agent's inline commit
+            else:
+                await trio.lowlevel.checkpoint()
+
+        try:
+            for _ in range(200):
+                episodic.commit([episode()])
+            for i in range(n + 10):
+                for kind in ("commit", "yield"):
+                    pending = [episode(), episode()]
+                    bare = time.perf_counter_ns()
+                    session.run(None, {name: xs[i % len(xs)]})
+                    start = time.perf_counter_ns()
+                    await timed(kind, pending[0])
+                    cold = time.perf_counter_ns()
+                    await timed(kind, pending[1])
+                    warm = time.perf_counter_ns()
+                    if i >= 10:
+                        rows.setdefault("bare", []).append(start - bare)
+                        rows.setdefault(f"{kind}_after_run", []).append(cold - start)
+                        rows.setdefault(f"{kind}_warm", []).append(warm - cold)
+        finally:
+            memory.close()
+    out = {k: statistics.median(v) / 1e3 for k, v in rows.items()}
+    both = out["commit_after_run"] + out["yield_after_run"]
+    out["both_after_run_pct"] = 100 * both / out["bare"]
+    out["both_warm_pct"] = 100 * (out["commit_warm"] + out["yield_warm"]) / out["bare"]
+    return out
+
+
 def vm_probe() -> dict[str, float]:
     """Median µs of one ``HRM.score`` + novelty search right after a gap of pure register arithmetic (a numba
     loop touching no memory), and right after a rehearsal of the same call."""
@@ -323,7 +381,7 @@ def main() -> None:
     parser.add_argument("--json", metavar="FILE", help="write the results as JSON")
     parser.add_argument(
         "--only",
-        choices=["overhead", "concurrent", "cascade", "breakdown", "vm", "tail"],
+        choices=["overhead", "concurrent", "cascade", "breakdown", "floor", "vm", "tail"],
         action="append",
         help="run these parts only",
     )
@@ -357,6 +415,11 @@ def main() -> None:
                 (folder / f"{key}.onnx").write_bytes(build())
                 results[f"breakdown_{key}"] = trio.run(breakdown, folder / f"{key}.onnx", 20 if args.quick else 150)
                 print(f"breakdown, {key} (median µs):", json.dumps(results[f"breakdown_{key}"], indent=1))
+        if "floor" in parts:
+            for key, build in (("big_mlp", big_mlp), ("cnn", conv_net)):
+                (folder / f"floor_{key}.onnx").write_bytes(build())
+                results[f"floor_{key}"] = trio.run(floor, folder / f"floor_{key}.onnx", 20 if args.quick else 150)
+                print(f"floor, {key} (median µs):", json.dumps(results[f"floor_{key}"], indent=1))
         if "tail" in parts:
             results["tail"] = trio.run(tail, 2000 if args.quick else 20_000)
             print("lone durable calls, digits MLP:", json.dumps(results["tail"], indent=1))
