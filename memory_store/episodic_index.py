@@ -20,7 +20,7 @@ import numpy as np
 from sqlalchemy import Connection, bindparam, func, select
 
 from . import codec
-from .database import Database
+from .database import Database, driver
 from .hnsw_index import EpisodeIndex, HnswParams, Space, remove_stale_temporaries
 from .records import padded
 from .schema import episode_inputs, episodes
@@ -36,6 +36,10 @@ INPUT = func.coalesce(
 SUMMARY = [c for c in episodes.c if c.name not in ("input", "output", "vector")]
 FULL = [INPUT if c.name == "input" else c for c in episodes.c]
 NEWEST = select(func.max(episodes.c.id))
+#: a catch-up's chunk: ids and vectors of the rows with ``? < id < ?``, in id order, at most ``?`` (DB-API)
+CHUNK = "SELECT id, vector FROM episodes WHERE id > ? AND id < ? ORDER BY id LIMIT ?"
+#: no upper bound for CHUNK (SQLite's largest rowid is 2**63 - 1)
+NO_BOUND = 2**63 - 1
 COUNT = select(func.count()).select_from(episodes)
 BY_IDS = {
     payload: select(*(FULL if payload else SUMMARY)).where(episodes.c.id.in_(bindparam("ids", expanding=True)))
@@ -55,13 +59,15 @@ class IndexedEpisodes:
     index_repair: str
 
     def sync(self) -> None:
-        """Add index points for rows committed since the index last looked (by any process)."""
+        """Add index points for rows committed since the index last looked (by any process), up to the newest
+        row at the call: rows committed meanwhile wait for the next call (an indexer that chased a busy writer
+        ran one query per new row, for hundreds of milliseconds, taking the GIL from the writer's thread)."""
         if self._index is None:
             return
         newest = self._db.read(lambda c: c.execute(NEWEST).scalar()) or 0
         if newest > self._index.known_max:
             with self._index.lock:
-                self._catch_up(self._index.known_max, None)
+                self._catch_up(self._index.known_max, newest + 1)
 
     def in_index(self, episode_id: int) -> bool:
         """True when the episode is a live point of the index (after catching up with the rows)."""
@@ -87,18 +93,14 @@ class IndexedEpisodes:
         """Add the rows with ``above < id < below`` to the index, in chunks; return how many."""
         assert self._index is not None
         added = 0
+        bound = NO_BOUND if below is None else below
         while True:
-            stmt = select(episodes.c.id, episodes.c.vector).where(episodes.c.id > above)
-            if below is not None:
-                stmt = stmt.where(episodes.c.id < below)
-            chunk_stmt = stmt.order_by(episodes.c.id).limit(_REBUILD_CHUNK)
-            rows: Sequence[Any] = self._db.read(lambda c: c.execute(chunk_stmt).all())  # noqa: B023
+            params = (above, bound, _REBUILD_CHUNK)
+            rows: Sequence[Any] = self._db.read(lambda c: driver(c).execute(CHUNK, params).fetchall())  # noqa: B023
             if not rows:
                 return added
-            ids = np.fromiter((r.id for r in rows), dtype=np.int64, count=len(rows))
-            self._index.add(
-                ids, codec.blobs_to_matrix([r.vector for r in rows], self._index.dim), threads=threads
-            )
+            ids = np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows))
+            self._index.add(ids, codec.blobs_to_matrix([r[1] for r in rows], self._index.dim), threads=threads)
             above, added = int(ids[-1]), added + len(rows)
 
     def _ensure_index(self) -> None:

@@ -6,14 +6,14 @@
 
 from __future__ import annotations
 
-import sqlite3
 from collections.abc import Iterable, Sequence
 from typing import Any
 
 import numpy as np
-from sqlalchemy import Connection, select
+from sqlalchemy import select
 
 from . import bulk, codec
+from .database import driver
 from .episodic_index import COUNT, FULL, SUMMARY
 from .episodic_search import EpisodeSearch
 from .errors import UnknownIdError
@@ -91,7 +91,7 @@ class EpisodeReads(EpisodeSearch):
     def query(self, sql: str, params: Sequence[Any] = ()) -> bulk.Rows:
         """Raw rows of one DB-API ``SELECT`` in a read transaction (:mod:`memory_store.bulk`'s source for an
         in-memory database)."""
-        return self._db.read(lambda c: _driver(c).execute(sql, tuple(params)).fetchall())
+        return self._db.read(lambda c: driver(c).execute(sql, tuple(params)).fetchall())
 
     @property
     def source(self) -> bulk.Source:
@@ -104,9 +104,3 @@ class EpisodeReads(EpisodeSearch):
 
     def __len__(self) -> int:
         return self.count()
-
-
-def _driver(conn: Connection) -> sqlite3.Connection:
-    raw = conn.connection.driver_connection
-    assert raw is not None
-    return raw  # type: ignore[no-any-return]

@@ -235,3 +235,64 @@ def test_checkpoints_keep_the_wal_bounded_under_a_stream_of_commits(db_path: Pat
         # rewound, the file is overwritten in place: it holds at most two intervals' commits (a few pages each)
         assert max(sizes) <= 2 * every * 8 * frames
         assert memory.episodic.count() == n
+
+
+def test_the_last_checkpoint_pass_holds_the_writer_lock_without_syncing_the_whole_file(
+    db_path: Path, rng: np.random.Generator, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # only the pass no commit overtook syncs the database file: what the passes before it copied is synced
+    # before the writer lock is taken, or every commit waits for that write-back (1-4 ms an agent's call)
+    import os
+
+    import memory_store.database as database
+
+    with memory_store.open_memory(db_path, dim=8, autocheckpoint=0) as memory:
+        memory.episodic.commit(_episodes(rng, 50))
+        events: list[str] = []
+        fsync = os.fsync
+        monkeypatch.setattr(os, "fsync", lambda fd: (events.append("fsync"), fsync(fd))[1])
+
+        class RecordingLock:
+            def __init__(self, lock: threading.Lock) -> None:
+                self.lock = lock
+
+            def __enter__(self) -> None:
+                self.lock.acquire()
+                events.append("locked")
+
+            def __exit__(self, *exc: object) -> None:
+                self.lock.release()
+
+        monkeypatch.setattr(memory.db, "_write_lock", RecordingLock(memory.db._write_lock))
+        assert memory.db.checkpoint() > 0
+        assert events.index("fsync") < events.index("locked")
+        database._sync_file(db_path.with_name("missing.db"))  # best effort: a file it cannot open is left alone
+
+
+def test_sync_indexes_the_rows_committed_before_it_and_leaves_later_ones_to_the_next(
+    db_path: Path, rng: np.random.Generator, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # an indexer that chased a busy writer ran one query per new row for as long as the writer kept up, holding
+    # the GIL the writer's event loop needed; a catch-up stops at the newest row of its start
+    import memory_store.hnsw_index as hnsw_index
+
+    with memory_store.open_memory(db_path, dim=8) as memory:
+        first = memory.episodic.commit(_episodes(rng, 10))
+        later = _episodes(rng, 3)
+        add = hnsw_index.EpisodeIndex.add
+        meanwhile: list[int] = []
+
+        def add_while_a_writer_commits(
+            index: hnsw_index.EpisodeIndex, ids: np.ndarray, vectors: np.ndarray, **kw: object
+        ) -> None:
+            if later:  # one row committed by "another thread" during each catch-up step
+                meanwhile.extend(memory.episodic.commit([later.pop()]))
+            add(index, ids, vectors, **kw)  # type: ignore[arg-type]
+
+        monkeypatch.setattr(hnsw_index.EpisodeIndex, "add", add_while_a_writer_commits)
+        memory.episodic.sync()
+        assert all(memory.episodic._index.contains(i) for i in first)
+        assert meanwhile and not any(memory.episodic._index.contains(i) for i in meanwhile)
+        monkeypatch.setattr(hnsw_index.EpisodeIndex, "add", add)
+        memory.episodic.sync()
+        assert all(memory.episodic._index.contains(i) for i in meanwhile)
