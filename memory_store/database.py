@@ -9,7 +9,6 @@ locked") reach the caller. Inside one process a lock admits one writer at a time
 
 from __future__ import annotations
 
-import contextlib
 import os
 import random
 import sqlite3
@@ -74,8 +73,8 @@ WAL_SIZE_LIMIT = 128 << 20
 #: Larger inputs (episode_inputs) span twice the overflow pages, written beside the model's run.
 PAGE_SIZE = 2048
 #: checkpoint passes without the writer lock at most, and the pass time under which the next one is the last
-CHECKPOINT_PASSES = 6
-CHECKPOINT_SHORT_S = 0.0008
+CHECKPOINT_PASSES = 4
+CHECKPOINT_SHORT_S = 0.002
 
 
 class Database:
@@ -256,11 +255,11 @@ class Database:
         never completes: a commit every 0.2 ms grew the WAL by ~24 KB an episode, without bound. So the passes
         run until one is short (each copies what arrived during the one before, while commits go on), and the
         last runs under the writer lock, which it holds for the few frames left (holding it for the whole copy,
-        ~40 ms of an agent's commits, stalled ``infer`` that long). Only a pass that no commit overtook syncs
-        the database file, so the last one would also write back every page the passes before it copied
-        (~10,000 after 0.3 s of an agent's lone calls: 1-4 ms more under the lock, each one a stalled
-        ``infer``): the file is synced before, and one more pass copies what arrived meanwhile; the last pass
-        now holds the lock ~0.7-1 ms.
+        ~40 ms of an agent's commits, stalled ``infer`` that long). That last pass is the only one no commit
+        overtakes, so it alone syncs the database file: it writes back every page the passes before it copied
+        (~10,000 after 0.3 s of an agent's lone calls), 1-5 ms under the lock here. Syncing the file ahead,
+        outside the lock, would need a descriptor of our own on it, and closing one drops every POSIX lock
+        this process holds on the file, SQLite's included (SQLite's "How To Corrupt" 2.2): it is not done.
         """
         if self.path is None:
             return 0
@@ -272,8 +271,6 @@ class Database:
                 raw.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
                 if time.monotonic() - start < CHECKPOINT_SHORT_S:
                     break
-            _sync_file(self.path)
-            raw.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()  # what arrived during the sync
             with self._write_lock:
                 row = raw.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
         return 0 if row is None else int(row[2])
@@ -365,20 +362,6 @@ def _transaction(conn: sqlite3.Connection, fn: Callable[[sqlite3.Connection], T]
             conn.execute("ROLLBACK")
         raise
     return result
-
-
-def _sync_file(path: Path) -> None:
-    """Write the file's dirty pages back to the disk now (``fsync``; the GIL is released meanwhile). Best effort:
-    a file this process may not open is left to SQLite's own sync."""
-    try:
-        fd = os.open(path, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        with contextlib.suppress(OSError):
-            os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 def driver(conn: Connection) -> sqlite3.Connection:

@@ -237,38 +237,6 @@ def test_checkpoints_keep_the_wal_bounded_under_a_stream_of_commits(db_path: Pat
         assert memory.episodic.count() == n
 
 
-def test_the_last_checkpoint_pass_holds_the_writer_lock_without_syncing_the_whole_file(
-    db_path: Path, rng: np.random.Generator, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    # only the pass no commit overtook syncs the database file: what the passes before it copied is synced
-    # before the writer lock is taken, or every commit waits for that write-back (1-4 ms an agent's call)
-    import os
-
-    import memory_store.database as database
-
-    with memory_store.open_memory(db_path, dim=8, autocheckpoint=0) as memory:
-        memory.episodic.commit(_episodes(rng, 50))
-        events: list[str] = []
-        fsync = os.fsync
-        monkeypatch.setattr(os, "fsync", lambda fd: (events.append("fsync"), fsync(fd))[1])
-
-        class RecordingLock:
-            def __init__(self, lock: threading.Lock) -> None:
-                self.lock = lock
-
-            def __enter__(self) -> None:
-                self.lock.acquire()
-                events.append("locked")
-
-            def __exit__(self, *exc: object) -> None:
-                self.lock.release()
-
-        monkeypatch.setattr(memory.db, "_write_lock", RecordingLock(memory.db._write_lock))
-        assert memory.db.checkpoint() > 0
-        assert events.index("fsync") < events.index("locked")
-        database._sync_file(db_path.with_name("missing.db"))  # best effort: a file it cannot open is left alone
-
-
 def test_sync_indexes_the_rows_committed_before_it_and_leaves_later_ones_to_the_next(
     db_path: Path, rng: np.random.Generator, monkeypatch: pytest.MonkeyPatch
 ) -> None:
