@@ -34,6 +34,7 @@ import numpy as np
 
 from engine import ir
 from engine.errors import InvalidInputError
+from engine.quantize import DOMAIN as TERNARY_DOMAIN
 from engine.session import InferenceSession, get_available_providers
 
 from . import sleep_worker
@@ -43,11 +44,6 @@ from .gradients import HeadNotFoundError, Params
 from .learning import ConsolidationStats, Learner
 from .perception import expose_features
 from .systems import ModelRunner
-
-try:
-    from engine.quantize import DOMAIN as TERNARY_DOMAIN
-except ImportError:  # pragma: no cover - the BitNet work is not there
-    TERNARY_DOMAIN = "ai.ronn.bitnet"
 
 #: Heads with more parameters than this learn in a worker thread (a step of a bigger head costs > ~1 ms).
 INLINE_MAX_PARAMETERS = 200_000

@@ -11,6 +11,8 @@ import memory_store
 from engine import ir
 from engine.errors import InvalidInputError
 from engine.loader import load_model
+from engine.quantize import DOMAIN as TERNARY_DOMAIN
+from engine.quantize import ternarize
 from engine.session import InferenceSession, get_available_providers
 
 from .config import AgentConfig
@@ -18,13 +20,6 @@ from .perception import Perception, RandomProjection, expose_features
 from .router import RunningQuantile
 from .systems import ModelRunner
 from .vectors import Projection, VectorWindow, check_projection_seed, projection_kind
-
-try:
-    from engine.quantize import DOMAIN as TERNARY_DOMAIN
-    from engine.quantize import ternarize
-except ImportError:  # the BitNet work is not there: System 1 runs the full model
-    ternarize = None  # type: ignore[assignment]
-    TERNARY_DOMAIN = "ai.ronn.bitnet"
 
 
 @dataclass
@@ -92,12 +87,9 @@ def build_models(model: Any, fast_model: Any, config: AgentConfig) -> Models:
     if fast_model is not None:
         source = graph_of(fast_model)
         what = "fast_model"
-    elif ternarize is not None:
+    else:
         source = ternarize(graph_of(model))
         what = "the model ternarized after training (absmean ternary weights, int8 activations)"
-    else:
-        source = graph_of(model)
-        what = "the full model (no fast model given and engine.quantize is not available)"
     graph1, feature_name = expose_features(source)
     if [v.name for v in graph1.inputs] != [v.name for v in perception.inputs]:
         raise InvalidInputError(
@@ -110,12 +102,7 @@ def build_models(model: Any, fast_model: Any, config: AgentConfig) -> Models:
                 f"fast_model's input {mine.name!r} is {mine.dtype} {_sample_shape(mine)} per sample; the "
                 f"model's is {theirs.dtype} {_sample_shape(theirs)}"
             )
-    if fast_model is None and ternarize is None:
-        system1_session = InferenceSession(
-            graph1, system2_session.get_session_options(), providers=system2_session.get_providers()
-        )
-    else:
-        system1_session = InferenceSession(graph1, providers=_providers(graph1, fast_model))
+    system1_session = InferenceSession(graph1, providers=_providers(graph1, fast_model))
     score1 = score if score in system1_session.graph.output_names else graph1.output_names[0]
     feeds = _probe_feeds(graph2)
     projection = None
@@ -132,19 +119,15 @@ def build_models(model: Any, fast_model: Any, config: AgentConfig) -> Models:
         description=f"{what}; providers {system1_session.get_providers()}; features: {features}",
     )
     t1, dim = system1.probe(feeds)
-    if fast_model is None and ternarize is None:
-        system2 = system1  # the same model: System 1 never escalates
-        t2 = t1
-    else:
-        system2 = ModelRunner(
-            system2_session,
-            score_output=score,
-            feature_output=None,
-            projection=None,
-            measure=config.confidence,
-            description=f"the full-precision model; providers {system2_session.get_providers()}",
-        )
-        t2, _ = system2.probe(feeds)
+    system2 = ModelRunner(
+        system2_session,
+        score_output=score,
+        feature_output=None,
+        projection=None,
+        measure=config.confidence,
+        description=f"the full-precision model; providers {system2_session.get_providers()}",
+    )
+    t2, _ = system2.probe(feeds)
     if system1.classes != system2.classes:
         raise InvalidInputError(
             f"fast_model's score output {score1!r} has {system1.classes} values; the model's {score!r} has "

@@ -22,8 +22,8 @@ from engine.errors import UnsupportedOperatorError
 from engine.kernels import ternary
 from engine.ops.registry import KernelSpec, register
 from engine.providers.base import HOST, register_provider, spec_from_function
+from engine.quantize import DOMAIN
 
-DOMAIN = "ai.ronn.bitnet"
 MatmulFn = Callable[..., np.ndarray]
 
 
