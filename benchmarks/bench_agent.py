@@ -346,7 +346,7 @@ def vm_probe() -> dict[str, float]:
     start = time.perf_counter()
     spin(10_000_000)
     per_step = (time.perf_counter() - start) / 1e7
-    hrm = HRM(AgentConfig(), can_escalate=True)
+    hrm = HRM(AgentConfig())
     window = VectorWindow(1024, 128, 1)
     rng = np.random.default_rng(0)
     for _ in range(1024):

@@ -112,7 +112,7 @@ class Agent:
         except BaseException:
             await anyio.to_thread.run_sync(self.memory.close)
             raise
-        self._hrm = HRM(cfg, can_escalate=models.system1 is not models.system2)
+        self._hrm = HRM(cfg)
         self._hrm.system1_latency.add(models.system1_probe_s)
         self._hrm.system2_latency.add(models.system2_probe_s)
         self._system1 = System1(

@@ -154,9 +154,6 @@ class Decision:
     budget_limited: bool = False
 
 
-_FULL_MODEL = Decision(False, "System 1 is the full model")
-
-
 class LatencyEstimate:
     """Exponentially weighted mean of observed run times (seconds) for one system."""
 
@@ -172,9 +169,8 @@ class LatencyEstimate:
 class HRM:
     """Scores percepts and chooses between System 1 and System 2 (see the module docstring)."""
 
-    def __init__(self, config: AgentConfig, *, can_escalate: bool) -> None:
+    def __init__(self, config: AgentConfig) -> None:
         self.config = config
-        self.can_escalate = can_escalate
         self.calibrator = Calibrator(config)
         self.novelty = RunningQuantile(config.quantile_window)
         self.complexity = RunningQuantile(config.quantile_window)
@@ -191,8 +187,6 @@ class HRM:
     def decide(
         self, conf: float, complexity_rank: float, novelty_rank: float, budget_s: float | None
     ) -> Decision:
-        if not self.can_escalate:
-            return _FULL_MODEL
         cfg = self.config
         warm = self.complexity.held > cfg.quantile_warmup
         if warm and self.novelty.held > cfg.quantile_warmup and novelty_rank > cfg.novelty_quantile:

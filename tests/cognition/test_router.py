@@ -43,7 +43,7 @@ def test_calibration_meets_the_target_accuracy() -> None:
 
 
 def test_budget_vetoes_system2() -> None:
-    hrm = HRM(AgentConfig(), can_escalate=True)
+    hrm = HRM(AgentConfig())
     hrm.system2_latency.add(0.010)
     assert hrm.decide(0.1, 0.5, 0.5, None).escalate
     veto = hrm.decide(0.1, 0.5, 0.5, 0.001)
