@@ -92,9 +92,14 @@ def blob_to_vector(blob: bytes) -> np.ndarray:
 
 def blobs_to_matrix(blobs: list[bytes], dim: int) -> np.ndarray:
     """Stack stored float16 blobs into a float32 (n, dim) matrix in one pass."""
-    if not blobs:
+    return joined_to_matrix(b"".join(blobs), len(blobs), dim)
+
+
+def joined_to_matrix(joined: bytes | None, n: int, dim: int) -> np.ndarray:
+    """A float32 (n, dim) matrix from ``n`` stored float16 blobs already joined (``group_concat`` in SQL)."""
+    if not n:
         return np.empty((0, dim), dtype=np.float32)
-    return np.frombuffer(b"".join(blobs), dtype="<f2").reshape(len(blobs), dim).astype(np.float32)
+    return np.frombuffer(joined or b"", dtype="<f2").reshape(n, dim).astype(np.float32)
 
 
 def encode_payload(value: Payload, *, what: str = "payload") -> bytes | None:

@@ -89,3 +89,27 @@ def test_temporary_files_of_dead_processes_are_removed(db_path: Path) -> None:
     mine.write_bytes(b"x")
     memory_store.open_memory(db_path).close()
     assert not dead.exists() and mine.exists()
+
+
+def test_a_rebuild_in_chunks_indexes_every_row_with_its_own_vector(
+    db_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # the catch-up reads a chunk as one row (ids as JSON, the vectors' bytes joined): chunks of 7 over rows with
+    # gaps (forgotten ids) and vectors holding zero bytes must give each live id exactly its row's vector
+    import memory_store.episodic_index as episodic_index
+
+    vectors = np.random.default_rng(5).normal(size=(60, 8)).astype(np.float32)
+    vectors[3] = 0.0  # a vector of zero bytes only
+    with memory_store.open_memory(db_path, dim=8) as memory:
+        ids = memory.episodic.add_many([NewEpisode(vector=v) for v in vectors])
+        memory.episodic.forget(ids[10:13] + ids[40:41])
+    os.remove(f"{db_path}.hnsw")
+    monkeypatch.setattr(episodic_index, "_REBUILD_CHUNK", 7)
+    live = [i for i in ids if i not in ids[10:13] + ids[40:41]]
+    with memory_store.open_memory(db_path) as memory:
+        assert memory.episodic.index_repair.startswith(f"rebuilt from {len(live)} rows")
+        index = memory.episodic._index
+        assert sorted(index.labels().tolist()) == live
+        stored = {e.id: e.vector for e in memory.episodic.get(live)}
+        for i in live:
+            np.testing.assert_array_equal(index._index.get_items([i])[0], stored[i])
