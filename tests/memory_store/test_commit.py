@@ -264,3 +264,48 @@ def test_sync_indexes_the_rows_committed_before_it_and_leaves_later_ones_to_the_
         monkeypatch.setattr(hnsw_index.EpisodeIndex, "add", add)
         memory.episodic.sync()
         assert all(memory.episodic._index.contains(i) for i in meanwhile)
+
+
+@pytest.mark.skipif(not Path("/proc/self/fd").is_dir(), reason="the file is synced through /proc/self/fd (Linux)")
+def test_the_checkpoint_syncs_the_file_before_its_last_pass_without_a_descriptor_of_its_own(
+    db_path: Path, rng: np.random.Generator, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # only the pass no commit overtook syncs the database file, so it would write back every page the passes
+    # before it copied, under the writer lock; the file is synced before the lock is taken instead, through a
+    # descriptor SQLite holds: opening and closing one of our own drops SQLite's POSIX locks on the file
+    import os
+
+    with memory_store.open_memory(db_path, dim=8, autocheckpoint=0) as memory:
+        memory.episodic.commit(_episodes(rng, 50))
+        inode = os.stat(db_path).st_ino
+        events: list[str] = []
+        fsync, open_, close = os.fsync, os.open, os.close
+        monkeypatch.setattr(os, "fsync", lambda fd: (events.append(f"fsync {os.fstat(fd).st_ino}"), fsync(fd))[1])
+        monkeypatch.setattr(os, "open", lambda path, *a, **k: (events.append(f"open {path}"), open_(path, *a, **k))[1])
+        monkeypatch.setattr(os, "close", lambda fd: (events.append(f"close {os.fstat(fd).st_ino}"), close(fd))[1])
+
+        class RecordingLock:  # records the checkpoint's ``with`` (commits call acquire and release)
+            def __init__(self, lock: threading.Lock) -> None:
+                self.lock = lock
+
+            def acquire(self, *args: object, **kwargs: object) -> bool:
+                return self.lock.acquire(*args, **kwargs)  # type: ignore[arg-type]
+
+            def release(self) -> None:
+                self.lock.release()
+
+            def __enter__(self) -> None:
+                self.lock.acquire()
+                events.append("locked")
+
+            def __exit__(self, *exc: object) -> None:
+                self.lock.release()
+
+        monkeypatch.setattr(memory.db, "_write_lock", RecordingLock(memory.db._write_lock))
+        for _ in range(2):  # the second time through the descriptor found the first
+            events.clear()
+            assert memory.db.checkpoint() > 0
+            assert events.index(f"fsync {inode}") < events.index("locked")
+            assert not [e for e in events if e.startswith("open") and str(db_path) in e]
+            assert f"close {inode}" not in events
+            memory.episodic.commit(_episodes(rng, 20))
