@@ -260,7 +260,7 @@ class Database:
         overtakes, so it alone syncs the database file: it would write back every page the passes before it
         copied (~10,000 after 0.3 s of an agent's lone calls: 1.7-4.9 ms under the lock here, each one a
         stalled ``infer``). So the file is synced before the lock is taken (:func:`_sync_through_sqlite`) and
-        one more pass copies what arrived meanwhile: the last pass holds the lock 0.7-1 ms.
+        one more pass copies what arrived meanwhile: the last pass holds the lock 0.5-1.3 ms.
         """
         if self.path is None:
             return 0
