@@ -31,12 +31,12 @@ from .errors import (
     NotARonnDatabaseError,
 )
 from .schema import ronn_meta
+from .sqlite_file import check_header, sync_through_sqlite
 
 T = TypeVar("T")
 Synchronous = Literal["NORMAL", "FULL"]
 
 APPLICATION = "ronn"
-SQLITE_HEADER = b"SQLite format 3\x00"
 _BUSY_CODES = {sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED}
 
 
@@ -108,7 +108,7 @@ class Database:
         # an in-memory database is one connection shared by every thread: serialize reads too
         self._read_lock: threading.RLock | None = threading.RLock() if path is None else None
         if path is not None:
-            _check_header(path)
+            check_header(path)
             path.parent.mkdir(parents=True, exist_ok=True)
             self.engine: Engine = create_engine(f"sqlite:///{path}", pool_size=8, max_overflow=8)
         else:
@@ -259,8 +259,9 @@ class Database:
         ~40 ms of an agent's commits, stalled ``infer`` that long). That last pass is the only one no commit
         overtakes, so it alone syncs the database file: it would write back every page the passes before it
         copied (~10,000 after 0.3 s of an agent's lone calls: 1.7-4.9 ms under the lock here, each one a
-        stalled ``infer``). So the file is synced before the lock is taken (:func:`_sync_through_sqlite`) and
-        one more pass copies what arrived meanwhile: the last pass holds the lock 0.5-1.3 ms.
+        stalled ``infer``). So the file is synced before the lock is taken, through a descriptor SQLite holds
+        (:func:`~memory_store.sqlite_file.sync_through_sqlite`), and one more pass copies what arrived meanwhile:
+        the last pass holds the lock 0.5-1.3 ms.
         """
         if self.path is None:
             return 0
@@ -272,7 +273,7 @@ class Database:
                 raw.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
                 if time.monotonic() - start < CHECKPOINT_SHORT_S:
                     break
-            self._sqlite_fd = _sync_through_sqlite(self.path, self._sqlite_fd)
+            self._sqlite_fd = sync_through_sqlite(self.path, self._sqlite_fd)
             if self._sqlite_fd is not None:
                 raw.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()  # what arrived during the sync
             with self._write_lock:
@@ -368,42 +369,6 @@ def _transaction(conn: sqlite3.Connection, fn: Callable[[sqlite3.Connection], T]
     return result
 
 
-def _sync_through_sqlite(path: Path, hint: int | None = None) -> int | None:
-    """``fsync`` the database file through a descriptor SQLite already holds open on it (``hint``, the one used
-    last time, else the first found in ``/proc/self/fd``; matched by device and inode) and return it, or None
-    when none was synced. Never through a descriptor of our own: closing any descriptor of a file drops every
-    POSIX lock the process holds on it, SQLite's included (SQLite's "How To Corrupt An SQLite Database File",
-    2.2; a first version that opened and closed its own made a sleep's worker process see no episodes to
-    forget). Should SQLite close that descriptor in between and its number be reused, another file is synced:
-    harmless. Linux only; elsewhere nothing is done."""
-    try:
-        target = os.stat(path)
-    except OSError:
-        return None
-
-    def same(fd: int) -> bool:
-        try:
-            found = os.fstat(fd)
-        except OSError:
-            return False
-        return found.st_ino == target.st_ino and found.st_dev == target.st_dev
-
-    fd = hint if hint is not None and same(hint) else None
-    if fd is None:
-        try:
-            names = os.listdir("/proc/self/fd")
-        except OSError:
-            return None
-        fd = next((int(n) for n in names if n.isdigit() and same(int(n))), None)
-        if fd is None:
-            return None
-    try:
-        os.fsync(fd)  # the GIL is released meanwhile
-    except OSError:
-        return None
-    return fd
-
-
 def driver(conn: Connection) -> sqlite3.Connection:
     """The DB-API connection under a SQLAlchemy one: bulk reads build plain tuples in C, where SQLAlchemy's rows
     are Python that holds the GIL (an event loop in another thread feels it)."""
@@ -419,19 +384,6 @@ def _enable_wal(conn: Connection) -> None:
 def _on_begin(conn: Connection) -> None:
     write = conn.get_execution_options().get("ronn_write", False)
     conn.exec_driver_sql("BEGIN IMMEDIATE" if write else "BEGIN")
-
-
-def _check_header(path: Path) -> None:
-    """Refuse a file that is not SQLite before SQLite (or a WAL switch) touches it."""
-    try:
-        with path.open("rb") as f:
-            head = f.read(len(SQLITE_HEADER))
-    except FileNotFoundError:
-        return
-    except IsADirectoryError:
-        raise NotARonnDatabaseError(f"{path} is a directory, not a database file") from None
-    if head and head != SQLITE_HEADER:
-        raise NotARonnDatabaseError(f"{path} is not an SQLite database (it starts with {head[:8]!r})")
 
 
 __all__ = ["APPLICATION", "Database", "Synchronous", "default_path", "driver", "is_busy"]

@@ -134,3 +134,32 @@ def test_a_new_file_gets_the_page_size_and_an_old_one_keeps_its_own(tmp_path: Pa
         with sqlite3.connect(path) as conn:
             assert conn.execute("PRAGMA page_size").fetchone()[0] == size
             assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+
+
+def test_opening_a_file_this_process_has_open_keeps_sqlites_locks(db_path: Path) -> None:
+    # closing any descriptor of a file drops every POSIX lock this process holds on it, SQLite's included: a
+    # second open that read the header through a descriptor of its own and closed it let another process take
+    # itself for the file's last user, checkpoint and delete the WAL, and this process's later commits were
+    # lost to every other reader (SQLite's "How To Corrupt An SQLite Database File", 2.2)
+    import subprocess
+    import sys
+
+    import numpy as np
+
+    from memory_store import NewEpisode
+
+    vector = np.ones(4, np.float32)
+    with memory_store.open_memory(db_path, dim=4) as first:
+        first.episodic.commit([NewEpisode(vector=vector)])
+        with memory_store.open_memory(db_path) as second:  # reads the header while `first` holds the file
+            assert second.episodic.count() == 1
+            read = (
+                "import sqlite3, sys; c = sqlite3.connect(sys.argv[1]); print(c.execute(sys.argv[2]).fetchone()[0]); "
+                "c.close()"
+            )
+            count = [sys.executable, "-c", read, str(db_path), "SELECT count(*) FROM episodes"]
+            subprocess.run(count, check=True, capture_output=True)  # another process reads, then closes
+            assert Path(f"{db_path}-wal").exists()  # ... without taking itself for the file's last user
+            first.episodic.commit([NewEpisode(vector=vector)])
+            seen = subprocess.run(count, check=True, capture_output=True, text=True)
+            assert seen.stdout.strip() == "2"
