@@ -22,7 +22,8 @@ graph = helper.make_graph(
     outputs=[helper.make_tensor_value_info("y", TensorProto.FLOAT, ["batch", 3])],
     initializer=[numpy_helper.from_array(weights, "W"), numpy_helper.from_array(bias, "b")],
 )
-model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+# ir_version 10, not the onnx package's newest, so that onnxruntime from 1.18 on reads the same model
+model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)], ir_version=10)
 
 # The session takes a path, bytes or a ModelProto, exactly like onnxruntime.InferenceSession.
 session = ronn.InferenceSession(model.SerializeToString())

@@ -69,7 +69,10 @@ def to_onnx(params: list[np.ndarray]) -> onnx.ModelProto:
         ],
         [numpy_helper.from_array(a, n) for a, n in zip(params, ["w1", "b1", "w2", "b2"], strict=True)],
     )
-    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)], producer_name="ronn-demo")
+    # IR 8 (what opset 17 needs), not the onnx package's newest: onnxruntime reads the file from 1.14 on
+    model = helper.make_model(
+        graph, opset_imports=[helper.make_opsetid("", 17)], producer_name="ronn-demo", ir_version=8
+    )
     model.doc_string = "64-64-10 MLP trained on scikit-learn's digits (pixels scaled to [0, 1])"
     onnx.checker.check_model(model)
     return model

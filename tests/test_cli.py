@@ -31,6 +31,23 @@ def test_run_writes_outputs(tmp_path: Path, capsys: pytest.CaptureFixture[str]) 
     assert (probs.argmax(1) == samples["labels"][:4]).mean() >= 0.75
 
 
+@pytest.mark.parametrize("name", ["digits_mlp.onnx", "digits_mlp_qat.onnx"])
+def test_shipped_models_run_alike_on_onnxruntime(name: str) -> None:
+    """The demo's models are what users try first with both runtimes: IR 10 at most (what onnxruntime 1.18, the
+    test extra's oldest, reads; the onnx package's default, IR 14, failed on onnxruntime 1.30) and one answer."""
+    import onnx
+    import onnxruntime as ort
+
+    from engine.session import InferenceSession
+
+    assert onnx.load(DATA / name).ir_version <= 10
+    x = np.load(DATA / "digits_samples.npz")["pixels"]
+    ours = InferenceSession(DATA / name).run(None, {"pixels": x})
+    theirs = ort.InferenceSession(str(DATA / name), providers=["CPUExecutionProvider"]).run(None, {"pixels": x})
+    for a, b in zip(ours, theirs, strict=True):
+        np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
+
+
 def test_run_reports_bad_input_clearly(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     np.save(tmp_path / "x.npy", np.zeros((1, 64)))  # float64: wrong dtype
     assert main(["run", str(MODEL), "--input", f"pixels={tmp_path / 'x.npy'}"]) == 2
