@@ -23,6 +23,7 @@ from typing import Any
 import numpy as np
 
 from . import codec
+from .schema import SETTLED
 
 Rows = list[tuple[Any, ...]]
 Source = str | Path | Callable[[str, Sequence[Any]], Rows]
@@ -38,13 +39,13 @@ NEW_EPISODES = (
     f"SELECT id, time, confidence, label, reward, access_count, vector, {INPUT}, output FROM episodes"
     " WHERE consolidation = 0 ORDER BY time, id LIMIT ?"
 )
-#: Labelled episodes in a state, most important first (replay's candidates).
+#: Labelled episodes in a state (``{state}``: :func:`in_state`), most important first (replay's candidates).
 LABELLED_BY_IMPORTANCE = (
-    "SELECT id, label, importance FROM episodes WHERE consolidation = ? AND label IS NOT NULL"
+    "SELECT id, label, importance FROM episodes WHERE {state} AND label IS NOT NULL"
     " ORDER BY importance DESC, id LIMIT ?"
 )
-#: Episodes in a state, least important first (forgetting's candidates).
-LEAST_IMPORTANT = "SELECT id, importance FROM episodes WHERE consolidation = ? ORDER BY importance, id LIMIT ?"
+#: Episodes in a state (``{state}``: :func:`in_state`), least important first (forgetting's candidates).
+LEAST_IMPORTANT = "SELECT id, importance FROM episodes WHERE {state} ORDER BY importance, id LIMIT ?"
 #: Concepts whose name matches a ``LIKE`` pattern (escape character ``\\``), by id.
 CONCEPTS_LIKE = "SELECT id, name, prototype FROM concepts WHERE name LIKE ? ESCAPE '\\' ORDER BY id"
 #: The stored inputs of episodes by id (a JSON list of ids).
@@ -111,9 +112,16 @@ def decode(rows: Rows, dim: int) -> EpisodeArrays:
     )
 
 
+def in_state(consolidation: int) -> str:
+    """The ``WHERE`` term for episodes in a consolidation state (one parameter): a settled state's carries
+    :data:`~memory_store.schema.SETTLED` too, so that SQLite reads the partial (state, importance) index."""
+    return "consolidation = ?" if int(consolidation) == 0 else f"consolidation = ? AND {SETTLED}"
+
+
 def labelled_by_importance(source: Source, consolidation: int, limit: int) -> tuple[np.ndarray, ...]:
     """(ids, labels, importance) of the most important labelled episodes in a consolidation state."""
-    rows = query(source, LABELLED_BY_IMPORTANCE, (int(consolidation), int(limit)))
+    sql = LABELLED_BY_IMPORTANCE.format(state=in_state(consolidation))
+    rows = query(source, sql, (int(consolidation), int(limit)))
     if not rows:
         return np.empty(0, np.int64), np.empty(0, np.int64), np.empty(0)
     ids, labels, importance = zip(*rows, strict=True)
@@ -122,7 +130,7 @@ def labelled_by_importance(source: Source, consolidation: int, limit: int) -> tu
 
 def least_important(source: Source, consolidation: int, limit: int) -> tuple[np.ndarray, np.ndarray]:
     """(ids, importance) of the least important episodes in a consolidation state, least important first."""
-    rows = query(source, LEAST_IMPORTANT, (int(consolidation), int(limit)))
+    rows = query(source, LEAST_IMPORTANT.format(state=in_state(consolidation)), (int(consolidation), int(limit)))
     if not rows:
         return np.empty(0, np.int64), np.empty(0)
     ids, importance = zip(*rows, strict=True)
@@ -150,6 +158,7 @@ __all__ = [
     "Source",
     "decode",
     "ids_param",
+    "in_state",
     "inputs",
     "labelled_by_importance",
     "least_important",

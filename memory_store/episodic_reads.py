@@ -10,7 +10,8 @@ from collections.abc import Iterable, Sequence
 from typing import Any
 
 import numpy as np
-from sqlalchemy import select
+from sqlalchemy import Select, select, text, union_all
+from sqlalchemy.sql.elements import ColumnElement
 
 from . import bulk, codec
 from .database import driver
@@ -18,7 +19,34 @@ from .episodic_index import COUNT, FULL, SUMMARY
 from .episodic_search import EpisodeSearch
 from .errors import UnknownIdError
 from .records import Consolidation, Episode, episode_filter, episode_from_row, id_list, positive_int
-from .schema import episodes
+from .schema import SETTLED, episodes
+
+
+def by_time(
+    columns: Sequence[Any], where: list[Any], one_state: bool, newest_first: bool, limit: int | None
+) -> Select[Any]:
+    """``columns`` of the episodes matching ``where`` in time order (ties by id), at most ``limit``.
+
+    The index by time leads with the consolidation state (an insert keeps one index fewer, revision 0006):
+    unless ``where`` fixes the state (``one_state``), one arm per state, each an index range in order cut at
+    ``limit``, merged, and the chosen rows read by id (not a sort of every episode for the newest few).
+    A row whose state is none of :class:`Consolidation`'s (only raw SQL writes one) is not found."""
+
+    def order(table: Any) -> tuple[ColumnElement[Any], ...]:
+        return (table.c.time.desc(), table.c.id.desc()) if newest_first else (table.c.time, table.c.id)
+
+    if one_state:
+        stmt = select(*columns).where(*where).order_by(*order(episodes))
+        return stmt if limit is None else stmt.limit(limit)
+    arms = []
+    for state in Consolidation:  # (time, id) from the index alone, then each chosen row by id
+        arm = select(episodes.c.time, episodes.c.id).where(*where, episodes.c.consolidation == int(state))
+        arm = arm.order_by(*order(episodes))
+        arms.append(select(*(arm if limit is None else arm.limit(limit)).subquery().c))
+    merged = union_all(*arms).subquery()
+    chosen = select(*merged.c).order_by(*order(merged))
+    chosen = (chosen if limit is None else chosen.limit(limit)).subquery()
+    return select(*columns).select_from(chosen.join(episodes, episodes.c.id == chosen.c.id)).order_by(*order(chosen))
 
 
 class EpisodeReads(EpisodeSearch):
@@ -43,15 +71,16 @@ class EpisodeReads(EpisodeSearch):
         with_payload: bool = False,
         **filters: Any,
     ) -> list[Episode]:
-        """Episodes with ``since <= time < until`` in time order (uses the time index).
+        """Episodes with ``since <= time < until`` in time order.
 
-        ``filters``: ``route``, ``label``, ``consolidation`` (equality) and ``min_importance``.
+        ``filters``: ``route``, ``label``, ``consolidation`` (equality) and ``min_importance``. Reads the
+        (consolidation, time) index: one range per consolidation state, merged, unless ``consolidation`` is
+        given.
         """
         where = episode_filter(since, until, **filters)
-        order = episodes.c.time.desc() if newest_first else episodes.c.time
-        stmt = select(*(FULL if with_payload else SUMMARY)).where(*where).order_by(order, episodes.c.id)
-        if limit is not None:
-            stmt = stmt.limit(positive_int(limit, "limit"))
+        columns = FULL if with_payload else SUMMARY
+        limit = None if limit is None else positive_int(limit, "limit")
+        stmt = by_time(columns, where, filters.get("consolidation") is not None, newest_first, limit)
         rows = self._db.read(lambda c: c.execute(stmt).all())
         return [episode_from_row(r, with_payload) for r in rows]
 
@@ -59,11 +88,7 @@ class EpisodeReads(EpisodeSearch):
         """The vectors of the newest ``limit`` episodes (by time), oldest first, as a float32 (n, dim) matrix: the
         vector column alone (``between(with_payload=True)`` would read and decode every input too: 1,024
         episodes of 300 KB images took 1.2 s and 850 MB)."""
-        stmt = (
-            select(episodes.c.vector)
-            .order_by(episodes.c.time.desc(), episodes.c.id.desc())
-            .limit(positive_int(limit, "limit"))
-        )
+        stmt = by_time([episodes.c.vector], [], False, True, positive_int(limit, "limit"))
         blobs = self._db.read(lambda c: c.execute(stmt).scalars().all())
         if self._dim is None or not blobs:
             return np.empty((0, self._dim or 0), np.float32)
@@ -74,9 +99,11 @@ class EpisodeReads(EpisodeSearch):
     ) -> list[Episode]:
         """The most important episodes in a consolidation state, most important first (sleep's choice);
         ``lowest_first``: the least important first (forgetting's choice); ``labelled``: only episodes with
-        a label. Uses the (state, importance) index."""
+        a label. A settled state reads the partial (state, importance) index; the new episodes are sorted."""
         order = episodes.c.importance if lowest_first else episodes.c.importance.desc()
         where = episode_filter(consolidation=consolidation)
+        if Consolidation(consolidation) != Consolidation.NEW:
+            where.append(text(SETTLED))  # literally: a bound 0 would not let SQLite match the partial index
         if labelled:
             where.append(episodes.c.label.is_not(None))
         stmt = select(*SUMMARY).where(*where).order_by(order, episodes.c.id).limit(positive_int(limit, "limit"))

@@ -33,6 +33,10 @@ NAMING_CONVENTION = {
 
 metadata = MetaData(naming_convention=NAMING_CONVENTION)
 
+#: The partial index ``ix_episodes_settled_importance`` holds the settled episodes only (an insert, a new
+#: episode, leaves it alone): SQLite reads it for a query whose ``WHERE`` carries this very term, literally.
+SETTLED = "consolidation != 0"
+
 #: Key/value facts: ``application`` (always ``"ronn"``), ``episode_dim``, ``episode_space``.
 ronn_meta = Table(
     "ronn_meta",
@@ -47,7 +51,7 @@ episodes = Table(
     # ids are never reused (the HNSW label is the id): an insert takes one more than the larger of the highest
     # id and ronn_meta episode_id_floor, which a forget raises to the highest id it deletes (revision 0005)
     Column("id", Integer, primary_key=True),
-    Column("time", Float, nullable=False, index=True),
+    Column("time", Float, nullable=False),
     Column("input_digest", LargeBinary(16), nullable=False, index=True),
     Column("input", LargeBinary, nullable=True),
     Column("output", LargeBinary, nullable=True),
@@ -61,7 +65,9 @@ episodes = Table(
     # added by revision 0002
     Column("reward", Float, nullable=True),
     Column("consolidation", SmallInteger, nullable=False, server_default=text("0")),
-    Index("ix_episodes_consolidation_importance", "consolidation", "importance"),
+    # revision 0006: the indexes an insert keeps are this one and input_digest's (each costs a commit ~6 µs)
+    Index("ix_episodes_consolidation_time", "consolidation", "time"),
+    Index("ix_episodes_settled_importance", "consolidation", "importance", sqlite_where=text(SETTLED)),
 )
 
 #: Inputs committed ahead of their episodes (added by revision 0004), one row per distinct input: an episode

@@ -33,6 +33,7 @@ RELEASED = {
     "0003_learner_state.py": "28e45505495c6f688c5ba604bd1d600f654a3d16772b53a78127330d9f1f5b41",
     "0004_episode_inputs.py": "a6dd1b7b9381c53387b13bb25c583f16a449c6a3c259ed90bf15111643f016d7",
     "0005_episode_ids_floor.py": "18038d4ce85c4c367181fdc7ccf9c5ea6ba5545f5f6120fd4bb321513c3503e1",
+    "0006_episode_indexes_for_writes.py": "8adbe749adbfe5b2e3befec9ced9fa6808f7a704046dda363c1d8bd6bc29e46e",  # noqa: E501
 }
 
 
@@ -50,8 +51,8 @@ def test_released_revisions_are_unchanged() -> None:
 def test_migrations_run_from_the_package_without_alembic_ini() -> None:
     config = migrations.alembic_config()
     assert Path(config.get_main_option("script_location") or "") == migrations.MIGRATIONS_DIR
-    assert migrations.head_revision() == "0005"
-    assert migrations.known_revisions() == {"0001", "0002", "0003", "0004", "0005"}
+    assert migrations.head_revision() == "0006"
+    assert migrations.known_revisions() == {"0001", "0002", "0003", "0004", "0005", "0006"}
 
 
 def test_upgrade_from_the_first_revision_keeps_every_row(tmp_path: Path) -> None:
@@ -141,7 +142,7 @@ def test_0005_keeps_every_id_and_reuses_none_handed_out_before(tmp_path: Path) -
         assert memory.episodic.commit([NewEpisode(vector=np.ones(2)), NewEpisode(vector=np.ones(2))]) == [9, 10]
     with sqlite3.connect(path) as conn:
         index_names = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE tbl_name = 'episodes'")}
-    assert {"ix_episodes_time", "ix_episodes_input_digest", "ix_episodes_consolidation_importance"} <= index_names
+    assert "ix_episodes_input_digest" in index_names  # and 0006's (test_0006_...)
 
 
 def test_0005_downgrades_to_autoincrement_that_remembers_the_floor(tmp_path: Path) -> None:
@@ -176,6 +177,34 @@ def test_downgrade_and_upgrade_again(db_path: Path) -> None:
         assert memory.episodic.dim == 2
         memory.episodic.add(np.ones(2), reward=1.0)
         memory.state.put({"learner": b"blob"})  # 0003's table is back
+
+
+def _episode_indexes(path: Path) -> set[str]:
+    with sqlite3.connect(path) as conn:
+        rows = conn.execute("SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'episodes'")
+        return {r[0] for r in rows if r[0].startswith("ix_")}
+
+
+def test_0006_swaps_the_time_and_importance_indexes_both_ways_keeping_every_row(db_path: Path) -> None:
+    with memory_store.open_memory(db_path, dim=2) as memory:
+        memory.episodic.add_many([NewEpisode(vector=np.ones(2), time=float(t)) for t in (3, 1, 2)])
+        memory.episodic.update([2], consolidation=memory_store.Consolidation.CONSOLIDATED, importance=0.5)
+    head = {"ix_episodes_input_digest", "ix_episodes_consolidation_time", "ix_episodes_settled_importance"}
+    assert _episode_indexes(db_path) == head
+    engine = create_engine(f"sqlite:///{db_path}")
+    with engine.begin() as conn:
+        before = _select_all("episodes", conn)
+        from alembic import command
+
+        command.downgrade(migrations.alembic_config(conn), "0005")
+        assert _select_all("episodes", conn) == before
+    engine.dispose()
+    old = {"ix_episodes_input_digest", "ix_episodes_time", "ix_episodes_consolidation_importance"}
+    assert _episode_indexes(db_path) == old
+    with memory_store.open_memory(db_path) as memory:  # up again
+        assert [e.id for e in memory.episodic.between()] == [2, 3, 1]
+        assert [e.id for e in memory.episodic.by_importance(memory_store.Consolidation.CONSOLIDATED, limit=3)] == [2]
+    assert _episode_indexes(db_path) == head
 
 
 def test_learner_state_survives_reopening(db_path: Path) -> None:
