@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import enum
 import math
+import operator
 import time as _time
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
@@ -278,6 +279,58 @@ def optional_finite(value: Any, name: str) -> float | None:
     return None if value is None else finite(value, name, InvalidMemoryInputError)
 
 
+def filter_values(
+    since: float | None = None,
+    until: float | None = None,
+    *,
+    route: str | None = None,
+    label: int | None = None,
+    consolidation: Consolidation | int | None = None,
+    min_importance: float | None = None,
+) -> dict[str, Any]:
+    """The filters given (``since <= time < until``, equalities, a threshold), checked and by name
+    (InvalidQueryError naming a bad one); :func:`filter_term` turns each into SQL."""
+    values: dict[str, Any] = {}
+    if since is not None:
+        values["since"] = finite(since, "since")
+    if until is not None:
+        values["until"] = finite(until, "until")
+        if since is not None and values["since"] > values["until"]:
+            raise InvalidQueryError(f"since ({since}) is after until ({until})")
+    if route is not None:
+        values["route"] = route
+    if label is not None:
+        values["label"] = int(label)
+    if consolidation is not None:
+        try:
+            values["consolidation"] = int(Consolidation(consolidation))
+        except ValueError:
+            raise InvalidQueryError(f"unknown consolidation state {consolidation!r}") from None
+    if min_importance is not None:
+        values["min_importance"] = finite(min_importance, "min_importance")
+    return values
+
+
+#: Each filter's column and comparison.
+_TERMS: dict[str, tuple[str, Callable[[Any, Any], Any]]] = {
+    "since": ("time", operator.ge),
+    "until": ("time", operator.lt),
+    "route": ("route", operator.eq),
+    "label": ("label", operator.eq),
+    "consolidation": ("consolidation", operator.eq),
+    "min_importance": ("importance", operator.ge),
+}
+
+
+def filter_term(name: str, value: Any) -> Any:
+    """The SQL condition of filter ``name`` (a key of :func:`filter_values`) against ``value`` (a value or a
+    ``bindparam``)."""
+    from .schema import episodes
+
+    column, compare = _TERMS[name]
+    return compare(episodes.c[column], value)
+
+
 def episode_filter(
     since: float | None = None,
     until: float | None = None,
@@ -288,26 +341,7 @@ def episode_filter(
     min_importance: float | None = None,
 ) -> list[Any]:
     """SQL conditions for ``since <= time < until`` and the equality / threshold filters."""
-    from .schema import episodes
-
-    where: list[Any] = []
-    lo = None if since is None else finite(since, "since")
-    hi = None if until is None else finite(until, "until")
-    if lo is not None and hi is not None and lo > hi:
-        raise InvalidQueryError(f"since ({since}) is after until ({until})")
-    if lo is not None:
-        where.append(episodes.c.time >= lo)
-    if hi is not None:
-        where.append(episodes.c.time < hi)
-    if route is not None:
-        where.append(episodes.c.route == route)
-    if label is not None:
-        where.append(episodes.c.label == int(label))
-    if consolidation is not None:
-        try:
-            where.append(episodes.c.consolidation == int(Consolidation(consolidation)))
-        except ValueError:
-            raise InvalidQueryError(f"unknown consolidation state {consolidation!r}") from None
-    if min_importance is not None:
-        where.append(episodes.c.importance >= finite(min_importance, "min_importance"))
-    return where
+    values = filter_values(
+        since, until, route=route, label=label, consolidation=consolidation, min_importance=min_importance
+    )
+    return [filter_term(name, value) for name, value in values.items()]
