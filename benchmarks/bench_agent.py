@@ -158,6 +158,12 @@ def main() -> None:
         action="append",
         help="run these parts only",
     )
+    parser.add_argument(
+        "--model",
+        choices=["mlp", "big_mlp", "cnn", "fcn"],
+        action="append",
+        help="overhead: measure these models only (default: all four)",
+    )
     args = parser.parse_args()
     parts = set(args.only or ["overhead", "concurrent", "cascade"])
     n = 200 if args.quick else 2000
@@ -174,6 +180,8 @@ def main() -> None:
                 (folder / file).write_bytes(build())
                 models.append((name, key, folder / file, 20 if args.quick else 200))
             for name, key, path, calls in models:
+                if args.model and key not in args.model:
+                    continue
                 results[f"overhead_{key}"] = overhead(path, calls, folder)
                 print(f"overhead, {name}:", json.dumps(results[f"overhead_{key}"], indent=1))
         if "concurrent" in parts:
