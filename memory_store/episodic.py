@@ -207,8 +207,10 @@ class EpisodicMemory(EpisodeReads):
         self._ensure_index()
         if len(encoded) == 1:  # one statement, SQLite's own transaction
             row = encoded[0].values
-            statement = sql.INSERT if encoded[0].stored_input is None else sql.INSERT_IF_STORED
-            ids = self._db.write_dbapi(lambda c: sql.inserted(c.execute(statement, row)), wait=wait, single=True)
+            statement, params = (
+                (sql.INSERT, row) if encoded[0].stored_input is None else (sql.INSERT_IF_STORED, sql.if_stored(row))
+            )
+            ids = self._db.write_dbapi(lambda c: sql.inserted(c.execute(statement, params)), wait=wait, single=True)
             if ids:
                 return ids
             # its stored input is gone: the transaction below stores it again with the row
@@ -333,7 +335,7 @@ class EpisodicMemory(EpisodeReads):
 
         def delete(conn: sqlite3.Connection) -> None:
             conn.execute(sql.RAISE_FLOOR, (param,))
-            conn.execute(sql.DROP_INPUTS, (param,))
+            conn.execute(sql.DROP_INPUTS, (param, param))
             self._require_changed(conn, ids, conn.execute(sql.DELETE, (param,)).rowcount, distinct=True)
 
         self._db.write_dbapi(delete, wait=wait)
@@ -369,5 +371,3 @@ class EpisodicMemory(EpisodeReads):
         if missing:
             raise UnknownIdError("episode id", missing)
         return ids
-
-

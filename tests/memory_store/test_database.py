@@ -8,7 +8,7 @@ import pytest
 from sqlalchemy import text
 
 import memory_store
-from memory_store import default_path
+from memory_store import NewEpisode, default_path
 
 
 def _pragma(memory: memory_store.Memory, name: str) -> object:
@@ -163,3 +163,37 @@ def test_opening_a_file_this_process_has_open_keeps_sqlites_locks(db_path: Path)
             first.episodic.commit([NewEpisode(vector=vector)])
             seen = subprocess.run(count, check=True, capture_output=True, text=True)
             assert seen.stdout.strip() == "2"
+
+
+def test_dbapi_statements_use_plain_placeholders() -> None:
+    """Python's sqlite3 takes a numbered placeholder (``?1``) as a named one, which a sequence of parameters may
+    not fill from Python 3.14 on (ProgrammingError; a DeprecationWarning from 3.12, an error in this suite's
+    settings): every statement the store runs through the DB-API with a sequence uses plain ``?``."""
+    import re
+
+    from memory_store import bulk, episode_writes, episodic_index
+
+    checked = 0
+    for module in (episode_writes, bulk, episodic_index):
+        for name, value in vars(module).items():
+            if name.isupper() and isinstance(value, str) and "?" in value:
+                checked += 1
+                assert not re.search(r"\?\d|[:@$][A-Za-z_]", value), f"{module.__name__}.{name}: {value}"
+    assert checked >= 10
+
+
+def test_an_episode_with_its_input_stored_ahead_and_a_forget_bind_plain_placeholders(db_path: Path) -> None:
+    """The two statements that repeat a value (the insert of an episode whose input was stored ahead, the
+    forget's stored-input clean-up) get it twice: the row is in, and its input goes with its last episode."""
+    import numpy as np
+
+    with memory_store.open_memory(db_path, dim=2) as memory:
+        x = np.arange(600, dtype=np.float32)
+        stored = memory.episodic.store_input(x)
+        [a] = memory.episodic.commit([NewEpisode(vector=np.ones(2), input=stored)])
+        [b] = memory.episodic.commit([NewEpisode(vector=np.ones(2), input=stored)])
+        assert memory.episodic.find_input(x) == [a, b]
+        memory.episodic.forget([a])
+        assert memory.episodic.query("SELECT count(*) FROM episode_inputs")[0][0] == 1  # b still refers to it
+        memory.episodic.forget([b])
+        assert memory.episodic.query("SELECT count(*) FROM episode_inputs")[0][0] == 0
