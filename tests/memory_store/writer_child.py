@@ -24,7 +24,9 @@ from memory_store import NewEpisode
 def spawn_writer(db: Path, *args: str) -> subprocess.Popen[str]:
     """Start this script on ``db`` in a child process (used by the parent tests)."""
     repo = Path(__file__).resolve().parents[2]
-    env = dict(os.environ, PYTHONPATH=str(repo), PYTHONUNBUFFERED="1")
+    # the repository first, then what the parent was given (packages carried on PYTHONPATH, as on a bare machine)
+    path = os.pathsep.join(p for p in (str(repo), os.environ.get("PYTHONPATH", "")) if p)
+    env = dict(os.environ, PYTHONPATH=path, PYTHONUNBUFFERED="1")
     return subprocess.Popen(
         [sys.executable, __file__, str(db), *args],
         stdout=subprocess.PIPE,
