@@ -1,8 +1,9 @@
 """The CUDA provider: the common op set of :mod:`engine.providers.gpu_ops` on a CUDA device through cupy.
 
-UNTESTED ON A GPU. It was written on machines without one: its ops are tested with numpy standing in for
-cupy, the transfers it needs are tested with a stand-in device, and it is dropped from
-``get_available_providers()`` unless cupy imports, a device exists and a tiny kernel runs (checked once).
+Written on machines without a GPU, so its ops are also tested with numpy standing in for cupy and its transfers
+with a stand-in device; its tests pass on a real one too (an H200 and an H100, cupy-cuda13x 14.2:
+docs/providers.md). It is dropped from ``get_available_providers()`` unless cupy imports, a device exists and
+a tiny kernel runs (checked once).
 
 Options: ``device_id`` (default 0) and ``float16`` (default False: float32 values are stored and computed in
 float16 on the device; Softmax and LayerNormalization accumulate in float32; results come back as the
@@ -28,9 +29,10 @@ from engine.providers.base import register_provider, spec_from_function
 
 try:
     import cupy
-except ImportError:  # the optional extra: pip install "ronn[gpu]"
+except ImportError:  # the optional extra: pip install "ronn[gpu]" (CUDA 12) or "ronn[gpu-cuda13]"
     cupy = None
 
+INSTALL = 'pip install "ronn[gpu]" for CUDA 12, "ronn[gpu-cuda13]" for a CUDA 13 driver'
 _DTYPES = frozenset(np.dtype(t) for t in (np.float32, np.float16, np.int64, np.int32, np.bool_))
 _FLOATS = frozenset({np.dtype(np.float32), np.dtype(np.float16)})
 _FLOAT16_MAX = float(np.finfo(np.float16).max)  # 65504
@@ -108,7 +110,7 @@ def _entry(node: ir.Node) -> tuple[gpu_ops.Op, int, frozenset[int]] | None:
 def _unusable() -> str | None:
     """Why cupy cannot run kernels here (None when it can). Checked once per process."""
     if cupy is None:
-        return "cupy is not installed (pip install \"ronn[gpu]\")"
+        return f"cupy is not installed ({INSTALL})"
     try:
         count = cupy.cuda.runtime.getDeviceCount()
     except Exception as exc:  # noqa: BLE001 - any CUDA failure means "no device"
@@ -126,14 +128,14 @@ def _unusable() -> str | None:
 
 @register_provider
 class GPUProvider(ArrayProvider):
-    """The common op set on a CUDA device via cupy. Untested on a GPU (see the module docstring)."""
+    """The common op set on a CUDA device via cupy (see the module docstring)."""
 
     name = "CUDAExecutionProvider"
     device = "cuda"
 
     def __init__(self, *, device_id: int = 0, float16: bool = False) -> None:
         if cupy is None:
-            raise ImportError("CUDAExecutionProvider needs cupy: pip install \"ronn[gpu]\"")
+            raise ImportError(f"CUDAExecutionProvider needs cupy: {INSTALL}")
         if not isinstance(device_id, int) or device_id < 0:
             raise ValueError(f"device_id must be an int >= 0, got {device_id!r}")
         super().__init__(cupy, float16=float16)
