@@ -160,7 +160,9 @@ class Database:
                         with self.engine.connect() as conn:
                             return fn(conn)
                     return self._run(fn, write=True, foreign_keys=_foreign_keys)
-            except OperationalError as exc:
+            # a busy file, through SQLAlchemy or straight from the DB-API connection (``fn`` may use it: switching
+            # to WAL does, and two processes creating one file met "database is locked" there, unretried)
+            except (OperationalError, sqlite3.OperationalError) as exc:
                 if not is_busy(exc):
                     raise
                 if time.monotonic() >= deadline:

@@ -197,3 +197,36 @@ def test_an_episode_with_its_input_stored_ahead_and_a_forget_bind_plain_placehol
         assert memory.episodic.query("SELECT count(*) FROM episode_inputs")[0][0] == 1  # b still refers to it
         memory.episodic.forget([b])
         assert memory.episodic.query("SELECT count(*) FROM episode_inputs")[0][0] == 0
+
+
+@pytest.mark.parametrize("transaction", [True, False])
+def test_a_busy_file_met_through_the_dbapi_connection_is_retried(db_path: Path, transaction: bool) -> None:
+    """``Database.write`` retries a busy file also when ``fn`` meets it on the DB-API connection (opening switches
+    to WAL that way: two processes creating one file failed with a raw ``sqlite3.OperationalError``, seen in CI)
+    and, past ``busy_timeout_s``, raises DatabaseBusyError."""
+    import sqlite3
+
+    with memory_store.open_memory(db_path) as memory:
+        calls: list[int] = []
+
+        def busy_twice(conn: object) -> str:
+            calls.append(1)
+            if len(calls) < 3:
+                raise sqlite3.OperationalError("database is locked")
+            return "done"
+
+        assert memory.db.write(busy_twice, _transaction=transaction) == "done"
+        assert len(calls) == 3
+
+        def always_busy(conn: object) -> None:
+            raise sqlite3.OperationalError("database is locked")
+
+        memory.db.busy_timeout_s = 0.05
+        with pytest.raises(memory_store.DatabaseBusyError, match="write lock"):
+            memory.db.write(always_busy, _transaction=transaction)
+
+        def broken(conn: object) -> None:
+            raise sqlite3.OperationalError("no such table: nowhere")
+
+        with pytest.raises(sqlite3.OperationalError, match="no such table"):  # not busy: not retried
+            memory.db.write(broken, _transaction=transaction)
