@@ -33,8 +33,8 @@ def test_run_writes_outputs(tmp_path: Path, capsys: pytest.CaptureFixture[str]) 
 
 @pytest.mark.parametrize("name", ["digits_mlp.onnx", "digits_mlp_qat.onnx"])
 def test_shipped_models_run_alike_on_onnxruntime(name: str) -> None:
-    """The demo's models are what users try first with both runtimes: IR 10 at most (what onnxruntime 1.18, the
-    test extra's oldest, reads; the onnx package's default, IR 14, failed on onnxruntime 1.30) and one answer."""
+    """The demo's models are what users try first with both runtimes: IR 10 at most (what onnxruntime reads from
+    1.18 on; the onnx package's default, IR 14, failed on onnxruntime 1.30) and one answer."""
     import onnx
     import onnxruntime as ort
 

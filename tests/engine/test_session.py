@@ -36,7 +36,7 @@ def mlp_model(batch: int | str = "batch") -> onnx.ModelProto:
         ],
         [numpy_helper.from_array(w1, "w1"), numpy_helper.from_array(w2, "w2")],
     )
-    # IR 10: what the test extra's oldest onnxruntime (1.18) reads; the onnx package's default (IR 14 for onnx
+    # IR 10: what onnxruntime reads from 1.18 on; the onnx package's default (IR 14 for onnx
     # 1.23) failed on onnxruntime 1.30 (seen on the GPU machine)
     return helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)], ir_version=10)
 
