@@ -331,17 +331,7 @@ def filter_term(name: str, value: Any) -> Any:
     return compare(episodes.c[column], value)
 
 
-def episode_filter(
-    since: float | None = None,
-    until: float | None = None,
-    *,
-    route: str | None = None,
-    label: int | None = None,
-    consolidation: Consolidation | int | None = None,
-    min_importance: float | None = None,
-) -> list[Any]:
-    """SQL conditions for ``since <= time < until`` and the equality / threshold filters."""
-    values = filter_values(
-        since, until, route=route, label=label, consolidation=consolidation, min_importance=min_importance
-    )
-    return [filter_term(name, value) for name, value in values.items()]
+def episode_filter(since: float | None = None, until: float | None = None, **filters: Any) -> list[Any]:
+    """SQL conditions for ``since <= time < until`` and the equality / threshold filters of
+    :func:`filter_values`."""
+    return [filter_term(name, value) for name, value in filter_values(since, until, **filters).items()]
