@@ -268,7 +268,9 @@ class Agent:
             # not cached: digest, statistics and the input's commit on the other core while the model runs
             # a model without penultimate activations: the input's projection is computed there too
             project = runner.input_projection
-            job = InputJob(feeds, self.memory.episodic, store=True, project=project).start(self._input_thread)
+            # deferred: the input is not committed ahead; the batch's one transaction stores it with its row
+            job = InputJob(feeds, self.memory.episodic, store=True, commit=self._writer.durable, project=project)
+            job.start(self._input_thread)
         else:
             percept = perception.percept(feeds)
             answer = system1.cached(percept.digest)

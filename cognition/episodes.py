@@ -6,14 +6,18 @@ raises there, alone, before anything is queued) and committed in batches by
 row); the indexer task catches the HNSW index up with ``memory.episodic.sync()`` behind it (DESIGN.md: the
 index point may follow the row).
 
-A commit runs on the event loop. When another thread of this process holds the write lock (a sleep's
-chunked writes, ~0.1-0.3 ms each) it waits at most ``INLINE_LOCK_WAIT_S`` for it, blocking the loop that long
-at most: cheaper than a worker-thread round trip (0.1-0.4 ms here) and the wait behind the lock on top. When
-another process holds it, or the wait runs out, the batch is committed in a worker thread instead.
-
 Durable mode: each ``submit`` waits for the commit of the batch that holds its row; everything that queued
-while a commit ran shares the next one. Deferred mode: ``submit`` returns a ticket at once; the writer commits
-at least every ``flush_interval_s``.
+while a commit ran shares the next one. The commit runs on the event loop: when another thread of this process
+holds the write lock (a sleep's chunked writes, ~0.1-0.3 ms each) it waits at most ``INLINE_LOCK_WAIT_S`` for
+it, blocking the loop that long at most: cheaper than a worker-thread round trip (0.1-0.4 ms here) and the
+wait behind the lock on top. When another process holds it, or the wait runs out, the batch is committed in a
+worker thread instead.
+
+Deferred mode: ``submit`` puts the row in the channel without a task switch and returns its ticket; the
+writer, woken by the first row of a batch, waits out ``flush_interval_s`` (or less: a flush, closing or a full
+batch wake it) and commits the batch in a worker thread, off the loop, where the next model run is meanwhile:
+a lone caller's rows (and the inputs its jobs encoded but did not commit ahead) cost it one transaction per
+interval, not one each.
 """
 
 from __future__ import annotations
@@ -124,6 +128,9 @@ class EpisodeWriter:
         self._send, self._receive = anyio.create_memory_object_stream[Ticket](queue)
         self._limiter = anyio.CapacityLimiter(1)
         self._index_wanted = anyio.Event()
+        self._wake = anyio.Event()  # deferred mode: commit the batch now (a flush, closing, a full batch)
+        self._flushes = 0  # flush markers queued or being committed
+        self._closing = False
         self._busy = False
         self.failure: BaseException | None = None
         self.pending = 0
@@ -160,17 +167,12 @@ class EpisodeWriter:
                         await self._commit([ticket], inline=False)
             finally:
                 self._busy = False
-            if checkpoint or yield_now:  # the cancel point (the row is committed whatever happens)
-                if yield_now or time.perf_counter() - self._yielded >= self.yield_every_s:
-                    await anyio.lowlevel.checkpoint()
-                    self._yielded = time.perf_counter()
-                else:
-                    await anyio.lowlevel.checkpoint_if_cancelled()
+            await self._cancel_point(checkpoint, yield_now)  # the row is committed whatever happens
             ticket.raise_failure()  # the commit has finished, here or in a worker thread
             return ticket
         self.pending += 1
         try:
-            await self._send.send(ticket)
+            waited = await self._put(ticket)
         except BaseException:
             self.pending -= 1
             raise
@@ -178,7 +180,40 @@ class EpisodeWriter:
             with anyio.CancelScope(shield=True):  # a cancelled caller's row still commits ...
                 await ticket.wait()
             await anyio.lowlevel.checkpoint_if_cancelled()  # ... and then the caller sees its cancellation
+        elif not waited:  # the row is queued whatever happens
+            if alone:
+                await self._cancel_point(checkpoint, yield_now)
+            else:
+                await anyio.lowlevel.checkpoint()
         return ticket
+
+    async def _put(self, ticket: Ticket) -> bool:
+        """Put ``ticket`` in the channel; True when that waited (a checkpoint passed). Deferred mode puts it
+        without a task switch while the channel has room: the writer is not woken per episode (it waits out
+        ``flush_interval_s`` once per batch), only early once a batch is full."""
+        if self.durable:
+            await self._send.send(ticket)
+            return True
+        try:
+            self._send.send_nowait(ticket)
+        except anyio.WouldBlock:  # the channel is full: the writer is behind; wait for room
+            self._wake.set()
+            await self._send.send(ticket)
+            return True
+        if self.pending >= self.max_batch:
+            self._wake.set()
+        return False
+
+    async def _cancel_point(self, checkpoint: bool, yield_now: bool) -> None:
+        """After a lone call's episode is committed or queued: a cancel point, and a yield to the scheduler when
+        ``yield_every_s`` has passed since the last one or ``yield_now``; nothing when ``checkpoint`` is False
+        and not ``yield_now`` (the caller has just passed several)."""
+        if checkpoint or yield_now:
+            if yield_now or time.perf_counter() - self._yielded >= self.yield_every_s:
+                await anyio.lowlevel.checkpoint()
+                self._yielded = time.perf_counter()
+            else:
+                await anyio.lowlevel.checkpoint_if_cancelled()
 
     async def committed_id(self, ticket: Ticket) -> int | None:
         """The id of a queued episode, flushing the writer rather than waiting out the deferral."""
@@ -190,12 +225,19 @@ class EpisodeWriter:
         """Return once every episode queued before the call is committed."""
         self.check()
         marker = Ticket(None)
-        await self._send.send(marker)
-        await marker.wait()
+        self._flushes += 1
+        try:
+            await self._send.send(marker)
+            self._wake.set()
+            await marker.wait()
+        finally:
+            self._flushes -= 1
 
     async def close(self) -> None:
         """Commit everything queued and stop the writer. Call from a shielded scope."""
+        self._closing = True
         await self._send.aclose()
+        self._wake.set()
         await self.stopped.wait()
 
     async def run_writer(self, *, task_status: TaskStatus[None] = anyio.TASK_STATUS_IGNORED) -> None:
@@ -208,32 +250,33 @@ class EpisodeWriter:
                     except anyio.EndOfStream:
                         return
                     batch = [first]
-                    ended = False
-                    if not self.durable and first.episode is not None:
+                    self._wake = anyio.Event()  # (a wake from now on ends the wait below)
+                    if not self.durable and first.episode is not None and not self._batch_ready():
+                        # deferred: wait out the interval for the whole batch (callers queue without waking
+                        # this task); a flush, closing or a full batch ends it early
                         with anyio.move_on_after(self.flush_interval_s):
-                            while len(batch) < self.max_batch and batch[-1].episode is not None:
-                                try:
-                                    batch.append(await self._receive.receive())
-                                except anyio.EndOfStream:  # closing: commit what we hold, then stop
-                                    ended = True
-                                    break
-                    while not ended and len(batch) < self.max_batch:
+                            await self._wake.wait()
+                    while len(batch) < self.max_batch:
                         try:
                             batch.append(self._receive.receive_nowait())
                         except (anyio.WouldBlock, anyio.EndOfStream):
                             break
                     self._busy = True
                     try:
-                        with anyio.CancelScope(shield=True):
-                            await self._commit(batch)
+                        with anyio.CancelScope(shield=True):  # deferred: off the loop (nobody waits on it)
+                            await self._commit(batch, inline=self.durable)
                     finally:
                         self._busy = False
-                    if ended:
-                        return
         except anyio.EndOfStream:
             return
         finally:
             self.stopped.set()
+
+    def _batch_ready(self) -> bool:
+        """Deferred mode: commit without waiting out the interval (a flush waits, the writer is closing, or
+        a whole batch is queued already)."""
+        queued = self._receive.statistics().current_buffer_used + 1
+        return self._flushes > 0 or self._closing or queued >= self.max_batch
 
     def _commit_inline(self, batch: list[Ticket]) -> bool:
         """Commit ``batch`` on the event loop (no await, so no cancellation point); False, with nothing done,

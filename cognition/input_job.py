@@ -6,8 +6,10 @@ independent of the answer: its digest (BLAKE2b over the whole input: ~120 µs fo
 encoding and its commit (:meth:`memory_store.EpisodicMemory.store_input`, its own transaction: ~250 µs for a
 110 KB input, whose overflow pages SQLite would otherwise write into the WAL with the row). An
 :class:`InputJob` does that on the other core meanwhile, so after the run only the small episode row is left
-to commit. Only inputs that cannot be in the exact cache get a job (their fingerprint matches no cache entry:
-:meth:`~cognition.systems.System1.may_hold`); the others are hashed first, on the loop, and looked up.
+to commit. Under deferred durability the job encodes the input but commits nothing: the writer's batch stores
+the inputs with their rows in one transaction. Only inputs that cannot be in the exact cache get a job (their
+fingerprint matches no cache entry: :meth:`~cognition.systems.System1.may_hold`); the others are hashed first,
+on the loop, and looked up.
 """
 
 from __future__ import annotations
@@ -33,8 +35,9 @@ class InputJob:
     """
 
     __slots__ = (
-        "_feeds", "_episodic", "_store", "_project", "_done", "finished", "percept", "stored", "features", "error"
-    )
+        "_feeds", "_episodic", "_store", "_commit", "_project", "_done", "finished", "percept", "stored",
+        "features", "error",
+    )  # fmt: skip
 
     def __init__(
         self,
@@ -42,12 +45,16 @@ class InputJob:
         episodic: EpisodicMemory,
         *,
         store: bool,
+        commit: bool = True,
         project: Callable[[dict[str, np.ndarray]], np.ndarray] | None = None,
     ) -> None:
         self._feeds = feeds
         self._episodic = episodic
         self._project = project  # the features of a model without penultimate activations: from the input
         self._store = store and len(feeds) == 1  # an episode stores its first input; the digest is of all
+        # False: the input is encoded but not committed ahead (deferred durability: the batch's transaction
+        # stores it with its row, one transaction for many inputs instead of one each)
+        self._commit = commit
         self._done = threading.Lock()  # held until the work is done (cheaper to make than an Event)
         self._done.acquire()
         self.finished = False
@@ -67,10 +74,13 @@ class InputJob:
             percept = Perception.percept(self._feeds)
             if self._store:
                 first = next(iter(self._feeds.values()))
-                try:
-                    self.stored = self._episodic.store_input(first, digest=percept.digest)
-                except Exception:  # the row carries the input instead; its commit reports a lasting failure
-                    self.stored = None
+                if not self._commit:
+                    self.stored = StoredInput.encode(first, digest=percept.digest)
+                else:
+                    try:
+                        self.stored = self._episodic.store_input(first, digest=percept.digest)
+                    except Exception:  # the row carries the input instead; its commit reports a lasting failure
+                        self.stored = None
             self.percept = percept
         except BaseException as exc:  # handed to the infer call that waits for it
             self.error = exc
@@ -79,7 +89,8 @@ class InputJob:
             self._done.release()
 
     async def result(self) -> tuple[Percept, StoredInput | None]:
-        """The percept and the stored input (None when not stored), once the thread is done; :attr:`features`
+        """The percept and the stored input (None when not stored; not yet committed when the job was made
+        with ``commit=False``), once the thread is done; :attr:`features`
         then holds the input's projection when the job was given one."""
         if not self.finished:  # rare: the job outlasted the run; wait for it in a worker thread
             await anyio.to_thread.run_sync(self._wait)

@@ -130,6 +130,68 @@ async def test_a_lone_slow_call_stores_its_input_while_the_model_runs(digit_stre
         np.testing.assert_array_equal(first.input, inputs[0][None])
 
 
+async def test_deferred_lone_slow_calls_store_their_inputs_with_the_batch(
+    digit_stream, model_path, tmp_path, monkeypatch
+) -> None:
+    # deferred: the job encodes the input but commits nothing ahead; the batch's one transaction stores every
+    # input with its row
+    import cognition.agent as agent_module
+
+    monkeypatch.setattr(agent_module, "OVERLAP_MIN_S", 0.0)  # the digits MLP stands in for a slow model
+    config = AgentConfig(inline_max_s=0.0, durability="deferred", flush_interval_s=30.0, cache_size=0)
+    inputs = digit_stream(8)
+    path = tmp_path / "agent.db"
+    async with Agent(model_path, memory=path, config=config) as agent:
+        commits = agent.statistics().commits
+        thoughts = [await agent.infer(x) for x in inputs]
+        raw = agent.memory.db.engine.raw_connection()
+        try:
+            assert raw.execute("SELECT count(*) FROM episode_inputs").fetchone()[0] == 0  # nothing ahead
+            await agent.flush()
+            inputs_rows = raw.execute("SELECT count(*) FROM episode_inputs").fetchone()[0]
+            in_rows = raw.execute("SELECT count(*) FROM episodes WHERE input IS NOT NULL").fetchone()[0]
+        finally:
+            raw.close()
+        assert inputs_rows == len(inputs) and in_rows == 0
+        assert agent.statistics().commits == commits + 1  # the writer waited out the interval for them all
+        ids = [await agent._writer.committed_id(t.ticket) for t in thoughts]
+        for episode, x in zip(agent.memory.episodic.get(ids), inputs, strict=True):
+            np.testing.assert_array_equal(episode.input, x[None])
+
+
+@pytest.mark.parametrize("backend", ["trio", "asyncio"])
+def test_deferred_writer_commits_a_full_batch_before_the_interval(digit_stream, model_path, backend) -> None:
+    # lone deferred calls queue without waking the writer; it wakes for a full batch, a flush or closing
+    config = AgentConfig(durability="deferred", flush_interval_s=60.0, max_batch=4, cache_size=0)
+    inputs = digit_stream(10)
+
+    async def main() -> None:
+        with anyio.fail_after(30):  # (closing too does not wait out the 60 s)
+            await body()
+
+    async def body() -> None:
+        async with Agent(model_path, memory=":memory:", config=config) as agent:
+            for x in inputs:
+                await agent.infer(x)
+            with anyio.fail_after(10):  # woken by the full batches, not by the 60 s interval
+                while agent.statistics().episodes_stored < 8:
+                    await anyio.sleep(0.01)
+            stats = agent.statistics()
+            assert stats.episodes_stored in (8, 9) and stats.pending_writes == len(inputs) - stats.episodes_stored
+            commits = stats.commits
+            for x in inputs:  # ten more, and a flush queued right behind them, beyond a whole batch
+                await agent.infer(x + 1.0)
+            with anyio.fail_after(10):
+                await agent.flush()
+            stats = agent.statistics()
+            assert stats.episodes_stored == 20 and stats.pending_writes == 0 and stats.commits >= commits + 3
+            for x in inputs[:3]:
+                await agent.infer(x + 2.0)
+        assert agent.statistics().episodes_stored == 23  # closing committed the last three at once
+
+    anyio.run(main, backend=backend)
+
+
 async def test_a_lone_slow_call_projects_its_input_in_the_job(conv_model, tmp_path, monkeypatch) -> None:
     # a model without dense layers: its features are the input's projection, computed beside the run
     import threading
