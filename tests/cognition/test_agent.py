@@ -183,6 +183,26 @@ async def test_background_failure_reaches_callers(model_path, fast_graph, sample
         agent._writer.failure = None  # let __aexit__ close cleanly
 
 
+async def test_a_failed_deferred_commit_reaches_flush_later_calls_and_exit(model_path, samples) -> None:
+    config = AgentConfig(durability="deferred", flush_interval_s=0.01)
+    with pytest.raises(BackgroundTaskError) as at_exit:
+        async with Agent(model_path, memory=":memory:", config=config) as agent:
+
+            def broken(episodes, wait=True):
+                raise OSError("disk full")
+
+            agent._writer.commit_rows = broken  # (deferred batches commit in a worker thread)
+            thought = await agent.infer(samples[0][0])  # queued: its commit fails later
+            with pytest.raises(BackgroundTaskError) as info:
+                await agent.flush()
+            assert isinstance(info.value.__cause__, OSError) and thought.episode_id is None
+            with pytest.raises(BackgroundTaskError):
+                await agent.infer(samples[0][1])
+            with pytest.raises(BackgroundTaskError):
+                await agent.feedback(thought, label=1)
+    assert isinstance(at_exit.value.__cause__, OSError)  # a failure nobody waited on does not pass silently
+
+
 async def test_default_system1_is_the_ternarized_model(model_path, samples) -> None:
     session = InferenceSession(model_path)
     async with Agent(session, memory=":memory:") as agent:
