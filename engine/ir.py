@@ -44,6 +44,11 @@ class Node:
     name: str = ""
     domain: str = ""
 
+    def copy(self) -> Node:
+        """A copy whose lists and attributes (subgraphs too) a pass may rewrite without touching this node."""
+        attrs = {key: _copy_attr(value) for key, value in self.attrs.items()}
+        return Node(self.op_type, list(self.inputs), list(self.outputs), attrs, self.name, self.domain)
+
     def describe(self) -> str:
         """A short human description used in error messages, e.g. ``node 'conv1' (Conv)``."""
         label = self.name or (self.outputs[0] if self.outputs else "?")
@@ -67,6 +72,22 @@ class Graph:
     outer_scope: tuple[str, ...] = ()
     # Model-level facts kept for inspection: producer, ir_version, doc string, custom metadata.
     metadata: dict[str, Any] = field(default_factory=dict)
+
+    def copy(self) -> Graph:
+        """A structural copy that graph passes may rewrite without touching this graph: new nodes, lists and
+        dicts (subgraphs copied too); the initializer arrays themselves are shared (passes replace an
+        initializer, they never write into one)."""
+        return Graph(
+            nodes=[node.copy() for node in self.nodes],
+            inputs=list(self.inputs),
+            outputs=list(self.outputs),
+            initializers=dict(self.initializers),
+            opsets=dict(self.opsets),
+            name=self.name,
+            value_info=dict(self.value_info),
+            outer_scope=self.outer_scope,
+            metadata=dict(self.metadata),
+        )
 
     def opset(self, domain: str = "") -> int:
         """The opset version imported for ``domain`` ("" and "ai.onnx" are the default domain)."""
@@ -104,3 +125,11 @@ class Graph:
             key = f"{node.domain}::{node.op_type}" if node.domain else node.op_type
             counts[key] = counts.get(key, 0) + 1
         return dict(sorted(counts.items(), key=lambda kv: (-kv[1], kv[0])))
+
+
+def _copy_attr(value: Any) -> Any:
+    if isinstance(value, Graph):
+        return value.copy()
+    if isinstance(value, list):
+        return [_copy_attr(v) for v in value]
+    return value

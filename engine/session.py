@@ -39,7 +39,9 @@ class InferenceSession:
     """Run an ONNX model. Same constructor and methods as ``onnxruntime.InferenceSession``.
 
     Args:
-        path_or_bytes: a path to an ``.onnx`` file, its bytes, or an ``onnx.ModelProto``.
+        path_or_bytes: a path to an ``.onnx`` file, its bytes, or an ``onnx.ModelProto``; also an
+            :class:`engine.ir.Graph`, which the session leaves as it was (it optimizes a copy that shares the
+            graph's weight arrays: change weights with :meth:`update_weights`, not by writing into them).
         sess_options: a :class:`SessionOptions`.
         providers: execution provider names in preference order (default: CPU).
 
@@ -63,7 +65,10 @@ class InferenceSession:
             raise TypeError(f"sess_options must be a SessionOptions, got {type(self._options).__name__}")
         requested = parse_providers(providers, provider_options)
         if isinstance(path_or_bytes, ir.Graph):
-            self._graph = path_or_bytes
+            # the caller's graph stays as it was: the passes rewrite a copy, whose arrays are read-only views
+            # of the caller's (shared, not copied: write new weights with update_weights, not into them)
+            self._graph = path_or_bytes.copy()
+            self._graph.initializers = {name: a.view() for name, a in self._graph.initializers.items()}
         else:
             self._graph = load_model(path_or_bytes, check=check_model)
         try:

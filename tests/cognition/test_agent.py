@@ -9,7 +9,7 @@ import anyio.lowlevel
 import numpy as np
 import pytest
 import trio
-from tiny_models import mlp
+from tiny_models import conv_head, mlp
 
 import memory_store
 from cognition.agent import Agent
@@ -103,6 +103,24 @@ async def test_reopen_recalls_what_was_stored(model_path, fast_graph, samples, t
         assert nearest.id == first[3].episode_id and nearest.distance < 1e-2
         assert nearest.label == int(samples[1][3])
         assert agent.statistics().novelty_window == 20  # the window was reloaded from the rows
+
+
+async def test_an_agent_given_a_session_reopens_its_memory_with_what_it_learned(tmp_path) -> None:
+    # the learner's feature session (the extractor in front of the dense head) was cut from the given session's
+    # own graph: its optimization deleted the head's weights there, and the next open could not push the
+    # learned weights into that session ("no initializer named 'wf'")
+    model = conv_head()
+    x = np.random.default_rng(0).random((3, 8, 8), dtype=np.float32)
+    answers = []
+    for _ in range(2):
+        session = InferenceSession(model)
+        async with Agent(session, memory=tmp_path / "a.db") as agent:
+            assert agent.statistics().learning.startswith("dense head (wf, bf)")
+            thought = await agent.infer(x)
+            await agent.feedback(thought, label=(thought.prediction + 1) % 4)  # a lesson that moves the weights
+            answers.append(np.asarray(session.graph.initializers["wf"]).copy())
+        assert set(session.graph.initializers) >= {"w", "wf", "bf"}
+    assert not np.array_equal(answers[0], InferenceSession(model).graph.initializers["wf"])  # it learned
 
 
 async def test_deferred_durability_flush_and_feedback(model_path, fast_graph, samples, tmp_path) -> None:

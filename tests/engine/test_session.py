@@ -164,6 +164,57 @@ def test_update_weights_swaps_atomically_and_validates() -> None:
         sess.update_weights({"w2": np.zeros((16, 3), np.float64)})
 
 
+def test_a_session_leaves_the_graph_it_is_given_as_it_was() -> None:
+    # the passes rewrite (Identity dropped, MatMul + Add fused, a dead node and its weight removed) a copy: the
+    # caller's nodes, lists, initializers and arrays stay as they were (the arrays as writable as they were)
+    import dataclasses
+
+    from engine import ir
+    from engine.loader import load_model
+
+    rng = np.random.default_rng(0)
+    w, b, dead = (rng.standard_normal(s).astype(np.float32) for s in ((4, 3), (3,), (4, 4)))
+    model = helper.make_model(
+        helper.make_graph(
+            [
+                helper.make_node("Identity", ["x"], ["a"]),
+                helper.make_node("MatMul", ["a", "w"], ["m"]),
+                helper.make_node("Add", ["m", "b"], ["y"]),
+                helper.make_node("MatMul", ["x", "dead"], ["unused"]),
+            ],
+            "g",
+            [helper.make_tensor_value_info("x", TensorProto.FLOAT, [2, 4])],
+            [helper.make_tensor_value_info("y", TensorProto.FLOAT, [2, 3])],
+            [numpy_helper.from_array(v, n) for v, n in ((w, "w"), (b, "b"), (dead, "dead"))],
+        ),
+        opset_imports=[helper.make_opsetid("", 17)],
+    )
+    graph = load_model(model)
+
+    def snapshot(g):
+        nodes = [(n.op_type, list(n.inputs), list(n.outputs), dict(n.attrs)) for n in g.nodes]
+        return nodes, dict(g.initializers), list(g.inputs), list(g.outputs)
+
+    before = snapshot(graph)
+    writable = {name: a.flags.writeable for name, a in graph.initializers.items()}
+    x = rng.standard_normal((2, 4)).astype(np.float32)
+    for level in (GraphOptimizationLevel.ORT_DISABLE_ALL, GraphOptimizationLevel.ORT_ENABLE_ALL):
+        options = SessionOptions()
+        options.graph_optimization_level = level
+        sess = InferenceSession(graph, options)
+        np.testing.assert_allclose(sess.run(None, {"x": x})[0], x @ w + b, rtol=1e-5)
+        after = snapshot(graph)
+        assert after[0] == before[0] and after[2:] == before[2:]
+        assert after[1].keys() == before[1].keys() and all(after[1][k] is before[1][k] for k in before[1])
+        assert {name: a.flags.writeable for name, a in graph.initializers.items()} == writable
+    assert len(sess.graph.nodes) < len(graph.nodes)  # (the passes did rewrite the session's copy)
+    # a graph cut at an inner value shares the caller's lists and dicts (as the agent's feature session did):
+    # the dead Add and its weight go from the session's copy only
+    cut = InferenceSession(dataclasses.replace(graph, outputs=[ir.Value("m", np.dtype(np.float32), None)]))
+    np.testing.assert_allclose(cut.run(None, {"x": x})[0], x @ w, rtol=1e-5)
+    assert "b" not in cut.graph.initializers and snapshot(graph)[:2] == before[:2]
+
+
 def test_outputs_never_alias_weights() -> None:
     w = np.arange(4, dtype=np.float32)
     graph = helper.make_graph(
