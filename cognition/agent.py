@@ -133,6 +133,7 @@ class Agent:
             inline=cfg.commit_inline,
             checkpoint=self.memory.db.checkpoint,
             yield_every_s=min(cfg.inline_slice_s, LONE_YIELD_S),
+            deferred_in_thread=not (models.system1.inline or models.system2.inline),
         )
         self._adaptation, self._learning = await open_learning(self._model, models, self.memory, cfg)
         self._sleeper = SleepEngine(

@@ -39,8 +39,8 @@ class AgentConfig:
             wait when it is full: back-pressure, not unbounded memory).
         commit_inline: commit on the event loop (~30 µs for one row, no worker-thread hop; a commit that
             would wait for another thread's or process's write lock goes to a worker thread instead); False
-            always commits in a worker thread. Durable mode only: deferred batches always commit in a worker
-            thread, off the loop (nobody waits for them).
+            always commits in a worker thread. Deferred batches of an agent whose models both run off the
+            loop (slower than ``inline_max_s``) commit in a worker thread whatever this says.
     Routing (the HRM):
         confidence: System 1's confidence measure: ``"max_probability"``, ``"margin"`` (top-1 minus top-2)
             or ``"entropy"`` (1 - normalized entropy).

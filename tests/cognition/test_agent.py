@@ -209,7 +209,8 @@ async def test_a_failed_deferred_commit_reaches_flush_later_calls_and_exit(model
             def broken(episodes, wait=True):
                 raise OSError("disk full")
 
-            agent._writer.commit_rows = broken  # (deferred batches commit in a worker thread)
+            agent._writer.commit_rows = broken
+            assert not agent._writer.deferred_in_thread  # the digits MLP runs inline: batches commit on the loop
             thought = await agent.infer(samples[0][0])  # queued: its commit fails later
             with pytest.raises(BackgroundTaskError) as info:
                 await agent.flush()

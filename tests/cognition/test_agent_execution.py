@@ -142,6 +142,7 @@ async def test_deferred_lone_slow_calls_store_their_inputs_with_the_batch(
     inputs = digit_stream(8)
     path = tmp_path / "agent.db"
     async with Agent(model_path, memory=path, config=config) as agent:
+        assert agent._writer.deferred_in_thread  # both models run off the loop: batches commit in a thread
         commits = agent.statistics().commits
         thoughts = [await agent.infer(x) for x in inputs]
         raw = agent.memory.db.engine.raw_connection()
