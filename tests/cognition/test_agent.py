@@ -81,6 +81,40 @@ async def test_cancellation_loses_nothing_returned(digit_stream, model_path, fas
         assert [e.id for e in stored] == [t.episode_id for t in [*returned, after]]
 
 
+async def test_deferred_cancellation_and_racing_flushes_lose_nothing_returned(
+    digit_stream, model_path, tmp_path
+) -> None:
+    # deferred: callers queue without waking the writer; full batches (64), flushes racing them and a cancelled
+    # crowd must still leave every returned Thought's row stored with its own input
+    config = AgentConfig(durability="deferred", max_batch=64, flush_interval_s=0.02)
+    returned: list[tuple[Thought, np.ndarray]] = []
+    path = tmp_path / "agent.db"
+    async with Agent(model_path, memory=path, config=config) as agent:
+        async with trio.open_nursery() as nursery:
+
+            async def flusher() -> None:
+                while True:
+                    await agent.flush()
+                    await trio.sleep(0.003)
+
+            nursery.start_soon(flusher)
+            for x in digit_stream(1500):
+
+                async def one(x: np.ndarray = x) -> None:
+                    returned.append((await agent.infer(x), x))
+                    if len(returned) == 400:
+                        nursery.cancel_scope.cancel()  # in the middle: many calls queued or running
+
+                nursery.start_soon(one)
+        assert 400 <= len(returned) < 1500
+    ids = [t.ticket.id for t, _ in returned]
+    assert None not in ids and len(set(ids)) == len(ids)  # closing committed every queued row
+    with memory_store.open_memory(path) as memory:
+        stored = memory.episodic.get(ids, with_payload=True)
+    for episode, (_, x) in zip(stored, returned, strict=True):
+        np.testing.assert_array_equal(episode.input, x[None])
+
+
 async def test_bad_input_raises_and_stores_nothing(model_path, fast_graph) -> None:
     async with Agent(model_path, memory=":memory:", fast_model=fast_graph) as agent:
         for bad in (np.zeros(10, np.float32), np.zeros(64, np.int64), np.full(64, np.inf, np.float32), None):
