@@ -89,9 +89,9 @@ class InputJob:
             self._done.release()
 
     async def result(self) -> tuple[Percept, StoredInput | None]:
-        """The percept and the stored input (None when not stored; not yet committed when the job was made
-        with ``commit=False``), once the thread is done; :attr:`features`
-        then holds the input's projection when the job was given one."""
+        """The percept and the stored input (None when not stored; encoded but not committed when the job was
+        made with ``commit=False``), once the thread is done; :attr:`features` then holds the input's
+        projection when the job was given one."""
         if not self.finished:  # rare: the job outlasted the run; wait for it in a worker thread
             await anyio.to_thread.run_sync(self._wait)
         if self.error is not None:
