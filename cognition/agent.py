@@ -24,7 +24,7 @@ from engine.errors import InvalidInputError
 from memory_store import StoredInput
 
 from .cascade import Cascade, with_features
-from .config import AgentConfig, AgentStatistics, SleepReport, Thought
+from .config import AgentConfig, AgentStatistics, SleepReport, Thought, check_arguments
 from .consolidation import SleepEngine, SleepScheduler
 from .episodes import LONE_YIELD_S, EpisodeWriter, encode_episode
 from .errors import AgentNotRunningError, BackgroundTaskError, only_exception
@@ -71,17 +71,7 @@ class Agent:
         fast_model: Any = None,
         config: AgentConfig | None = None,
     ) -> None:
-        if config is not None and not isinstance(config, AgentConfig):
-            raise InvalidInputError(f"config must be an AgentConfig, got {type(config).__name__}")
-        if model is None:
-            raise InvalidInputError(
-                "model is required: a path, bytes, ModelProto, ir.Graph or InferenceSession"
-            )
-        if memory is not None and not isinstance(memory, str | os.PathLike):
-            raise InvalidInputError(
-                f"memory must be a path, an SQLite URL or ':memory:', got {type(memory).__name__}"
-            )
-        self.config = config or AgentConfig()
+        self.config = check_arguments(model, memory, config)
         self._model = model
         self._fast_model = fast_model
         self._memory_arg = memory
@@ -95,9 +85,7 @@ class Agent:
             raise AgentNotRunningError("an Agent is entered once; make a new one to run again")
         cfg = self.config
         self._limiter = anyio.CapacityLimiter(cfg.threads or os.cpu_count() or 1)
-        self._models: Models = await anyio.to_thread.run_sync(
-            build_models, self._model, self._fast_model, cfg
-        )
+        self._models: Models = await anyio.to_thread.run_sync(build_models, self._model, self._fast_model, cfg)
         models = self._models
         for runner in (models.system1, models.system2):
             runner.limiter = self._limiter
@@ -343,11 +331,7 @@ class Agent:
         self._require_running()
         percept = self._models.perception.perceive(x)
         cached = self._system1.cached(percept.digest)
-        features = (
-            cached.features
-            if cached is not None
-            else (await self._system1.runner.run(percept.feeds)).features
-        )
+        features = cached.features if cached is not None else (await self._system1.runner.run(percept.feeds)).features
         if not self._writer.durable:
             await self._writer.flush()
         return await self.memory.aio.episodic.search(self._projection(features), k)

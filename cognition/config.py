@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
 from pathlib import Path
@@ -240,6 +241,18 @@ class AgentConfig:
             raise bad("commit_inline", "a bool")
         if self.threads is not None and (not isinstance(self.threads, int) or self.threads < 1):
             raise bad("threads", "None or a positive int")
+
+
+def check_arguments(model: Any, memory: Any, config: Any) -> AgentConfig:
+    """The config an :class:`~cognition.agent.Agent` runs with, once its constructor's arguments are checked;
+    InvalidInputError naming the bad one."""
+    if config is not None and not isinstance(config, AgentConfig):
+        raise InvalidInputError(f"config must be an AgentConfig, got {type(config).__name__}")
+    if model is None:
+        raise InvalidInputError("model is required: a path, bytes, ModelProto, ir.Graph or InferenceSession")
+    if memory is not None and not isinstance(memory, str | os.PathLike):
+        raise InvalidInputError(f"memory must be a path, an SQLite URL or ':memory:', got {type(memory).__name__}")
+    return config or AgentConfig()
 
 
 @dataclass(frozen=True)
